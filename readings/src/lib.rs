@@ -1,0 +1,12 @@
+//! The stored-reading model shared by the collector and the analytics job: what a reading is
+//! (medium, quantity, kind, canonical unit, quality, ids), how units convert into the canonical
+//! ones, and the embedded Parquet store that both binaries write and read.
+
+pub mod ids;
+pub mod model;
+pub mod store;
+pub mod units;
+
+pub use ids::{EnterpriseId, IdError, MeterId, SiteId};
+pub use model::{Kind, Measure, Medium, ParseError, Phase, Quality, Quantity, Reading};
+pub use units::{Dimension, Unit, UnitError};

@@ -1,0 +1,129 @@
+//! Writes batches of readings into the partitioned store.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::file::writer::SerializedFileWriter;
+
+use super::schema::{properties, schema, COLUMNS};
+use super::{partition_name, StoreError};
+use crate::model::Reading;
+
+const TMP_DIR: &str = ".tmp";
+const TMP_SUFFIX: &str = ".partial";
+
+/// Writes readings as Parquet files under a store root. Cheap to share between tasks.
+#[derive(Debug)]
+pub struct StoreWriter {
+    root: PathBuf,
+    tmp: PathBuf,
+    seq: AtomicU64,
+}
+
+impl StoreWriter {
+    /// Opens (creating if needed) a store at `root` and removes temporary files a crash left.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let root = root.into();
+        let tmp = root.join(TMP_DIR);
+        fs::create_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
+        for entry in fs::read_dir(&tmp).map_err(StoreError::io(&tmp))? {
+            let path = entry.map_err(StoreError::io(&tmp))?.path();
+            if path.extension().is_some_and(|e| e == &TMP_SUFFIX[1..]) {
+                fs::remove_file(&path).map_err(StoreError::io(&path))?;
+            }
+        }
+        Ok(Self { root, tmp, seq: AtomicU64::new(0) })
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Writes `readings` durably: one new file per UTC day they fall on, each synced and renamed
+    /// into its partition before this returns. Returns the files written.
+    pub fn write(&self, readings: &[Reading]) -> Result<Vec<PathBuf>, StoreError> {
+        let mut by_day: BTreeMap<chrono::NaiveDate, Vec<&Reading>> = BTreeMap::new();
+        for r in readings {
+            by_day.entry(r.time.date_naive()).or_default().push(r);
+        }
+        let mut written = Vec::with_capacity(by_day.len());
+        for (day, mut rows) in by_day {
+            rows.sort_by(|a, b| {
+                (&a.enterprise, &a.site, &a.meter, a.quantity, a.time)
+                    .cmp(&(&b.enterprise, &b.site, &b.meter, b.quantity, b.time))
+            });
+            let dir = self.root.join(partition_name(day));
+            let created = !dir.exists();
+            fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+            let name = format!(
+                "part-{}-{}-{}.parquet",
+                rows[0].time.timestamp_millis(),
+                std::process::id(),
+                self.seq.fetch_add(1, Ordering::Relaxed)
+            );
+            let tmp = self.tmp.join(format!("{name}{TMP_SUFFIX}"));
+            write_file(&tmp, &rows)?;
+            let dest = dir.join(&name);
+            fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
+            sync_dir(&dir)?;
+            if created {
+                sync_dir(&self.root)?;
+            }
+            written.push(dest);
+        }
+        Ok(written)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::io(dir))
+}
+
+fn write_file(path: &Path, rows: &[&Reading]) -> Result<(), StoreError> {
+    let file = File::create(path).map_err(StoreError::io(path))?;
+    let perr = StoreError::parquet;
+    let mut writer = SerializedFileWriter::new(file, schema(), properties()).map_err(perr(path))?;
+    let mut group = writer.next_row_group().map_err(perr(path))?;
+    let mut index = 0;
+    while let Some(mut column) = group.next_column().map_err(perr(path))? {
+        match COLUMNS[index] {
+            "time" => {
+                let v: Vec<i64> = rows.iter().map(|r| r.time.timestamp_millis()).collect();
+                column.typed::<Int64Type>().write_batch(&v, None, None)
+            }
+            "value" => {
+                let present: Vec<f64> = rows.iter().filter_map(|r| r.value).collect();
+                let levels: Vec<i16> = rows.iter().map(|r| i16::from(r.value.is_some())).collect();
+                column.typed::<DoubleType>().write_batch(&present, Some(&levels), None)
+            }
+            name => {
+                let v: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(text_column(r, name).as_str())).collect();
+                column.typed::<ByteArrayType>().write_batch(&v, None, None)
+            }
+        }
+        .map_err(perr(path))?;
+        column.close().map_err(perr(path))?;
+        index += 1;
+    }
+    group.close().map_err(perr(path))?;
+    let file = writer.into_inner().map_err(perr(path))?;
+    file.sync_all().map_err(StoreError::io(path))
+}
+
+fn text_column(r: &Reading, name: &str) -> String {
+    match name {
+        "enterprise" => r.enterprise.to_string(),
+        "site" => r.site.to_string(),
+        "meter" => r.meter.to_string(),
+        "medium" => r.medium.to_string(),
+        "quantity" => r.quantity.to_string(),
+        "kind" => r.kind.to_string(),
+        "unit" => r.unit.to_string(),
+        "quality" => r.quality.to_string(),
+        other => unreachable!("column {other} is not a text column"),
+    }
+}
