@@ -1,1 +1,10 @@
+//! The edge collector: reads meters, normalises their values into stored readings and hands them
+//! to the store. Data flows one way: source -> normalise -> sink.
 
+pub mod config;
+pub mod modbus;
+pub mod normalise;
+pub mod run;
+pub mod schedule;
+pub mod sink;
+pub mod stats;

@@ -1,0 +1,330 @@
+//! The collector's config file: typed with serde, validated once at start-up into the [`Config`]
+//! the rest of the collector runs on. Every problem names the file, the key and what is wrong.
+
+pub mod duration;
+pub mod error;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use readings::{EnterpriseId, MeterId, Medium, SiteId};
+use serde::Deserialize;
+
+pub use duration::HumanDuration;
+pub use error::{ConfigError, ConfigErrors};
+
+use crate::modbus::plan::{Limits, MAX_REGISTERS};
+use crate::modbus::profile::{PointSpec, Profile, RegisterMap, ScaleRegisterSpec};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    gateway: GatewaySection,
+    storage: StorageSection,
+    #[serde(default)]
+    sinks: SinksSection,
+    #[serde(default)]
+    modbus: ModbusSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewaySection {
+    enterprise: EnterpriseId,
+    site: SiteId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageSection {
+    data_dir: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SinksSection {
+    #[serde(default)]
+    parquet: ParquetSinkConfig,
+}
+
+/// When the Parquet sink writes a file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetSinkConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Write once this many readings are buffered.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    /// Write once the oldest buffered reading is this old.
+    #[serde(default = "default_max_age")]
+    pub max_age: HumanDuration,
+}
+
+impl Default for ParquetSinkConfig {
+    fn default() -> Self {
+        Self { enabled: true, max_rows: default_max_rows(), max_age: default_max_age() }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModbusSection {
+    profiles_dir: Option<PathBuf>,
+    #[serde(default)]
+    devices: Vec<DeviceSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceSpec {
+    name: MeterId,
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(default = "default_unit")]
+    unit: u8,
+    interval: HumanDuration,
+    profile: Option<String>,
+    medium: Option<Medium>,
+    #[serde(default)]
+    points: Vec<PointSpec>,
+    #[serde(default)]
+    scale_registers: Vec<ScaleRegisterSpec>,
+    #[serde(default)]
+    point_intervals: BTreeMap<String, HumanDuration>,
+    #[serde(default = "default_timeout")]
+    timeout: HumanDuration,
+    #[serde(default = "default_retries")]
+    retries: u32,
+    #[serde(default = "default_retry_backoff")]
+    retry_backoff: HumanDuration,
+    #[serde(default = "default_max_gap")]
+    max_gap: u16,
+    #[serde(default = "default_max_registers")]
+    max_registers_per_request: u16,
+    #[serde(default)]
+    pause_after_connect: HumanDuration,
+    #[serde(default)]
+    pause_between_requests: HumanDuration,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_rows() -> usize {
+    10_000
+}
+fn default_max_age() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn default_port() -> u16 {
+    502
+}
+fn default_unit() -> u8 {
+    1
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
+}
+fn default_retries() -> u32 {
+    2
+}
+fn default_retry_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(200))
+}
+fn default_max_gap() -> u16 {
+    Limits::default().max_gap
+}
+fn default_max_registers() -> u16 {
+    MAX_REGISTERS
+}
+
+/// A TCP address a Modbus server (a meter or a gateway) listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// A validated Modbus device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub meter: MeterId,
+    pub endpoint: Endpoint,
+    pub unit: u8,
+    pub interval: HumanDuration,
+    /// The profile the map came from, or `None` for points written in the config.
+    pub profile: Option<String>,
+    pub map: RegisterMap,
+    /// Each point's poll interval in ms (a multiple of the device's), by point index.
+    pub point_interval_ms: Vec<u64>,
+    pub limits: Limits,
+    pub timeout: HumanDuration,
+    pub retries: u32,
+    pub retry_backoff: HumanDuration,
+    pub pause_after_connect: HumanDuration,
+    pub pause_between_requests: HumanDuration,
+}
+
+/// The validated configuration the collector runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub file: PathBuf,
+    pub enterprise: EnterpriseId,
+    pub site: SiteId,
+    /// Absolute, or relative to the config file's directory as written.
+    pub data_dir: PathBuf,
+    pub parquet: ParquetSinkConfig,
+    pub devices: Vec<Device>,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file and the profiles it names.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&file, "", format!("cannot read the file: {e}")))?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates config `text`; `path` names it and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        let raw: RawConfig = error::parse_toml(&file, text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut errors = Vec::new();
+        let mut err = |key: String, msg: String| errors.push(ConfigError::new(&file, key, msg));
+
+        if !raw.sinks.parquet.enabled {
+            err("sinks.parquet.enabled".into(), "is false and no other sink is configured; readings would have nowhere to go".into());
+        }
+        if raw.sinks.parquet.max_rows == 0 {
+            err("sinks.parquet.max_rows".into(), "is 0; it must be at least 1".into());
+        }
+        if raw.sinks.parquet.max_age.as_millis() == 0 {
+            err("sinks.parquet.max_age".into(), "is 0; give a positive duration such as \"60s\"".into());
+        }
+        if raw.storage.data_dir.as_os_str().is_empty() {
+            err("storage.data_dir".into(), "is empty".into());
+        }
+        let profiles_dir = raw.modbus.profiles_dir.as_ref().map(|d| base.join(d));
+
+        let mut devices = Vec::new();
+        let mut seen: HashMap<String, String> = HashMap::new();
+        let mut profile_errors = Vec::new();
+        for (i, d) in raw.modbus.devices.iter().enumerate() {
+            let key = format!("modbus.devices[{i}]");
+            if let Some(first) = seen.insert(d.name.to_string(), key.clone()) {
+                err(format!("{key}.name"), format!("{:?} is already the name of {first}; meter names must be unique", d.name.as_str()));
+            }
+            if d.host.trim().is_empty() || d.host.contains(char::is_whitespace) {
+                err(format!("{key}.host"), format!("{:?} is not a host name or IP address", d.host));
+            }
+            if d.port == 0 {
+                err(format!("{key}.port"), "is 0; Modbus TCP listens on 502 unless the device says otherwise".into());
+            }
+            let interval = d.interval.as_millis();
+            if interval < 100 {
+                err(format!("{key}.interval"), format!("is {}; poll at most every 100ms", d.interval));
+            }
+            if d.timeout.as_millis() == 0 {
+                err(format!("{key}.timeout"), "is 0; give a positive duration such as \"1s\"".into());
+            }
+            if !(1..=MAX_REGISTERS).contains(&d.max_registers_per_request) {
+                err(
+                    format!("{key}.max_registers_per_request"),
+                    format!("is {}; it must be between 1 and {MAX_REGISTERS}", d.max_registers_per_request),
+                );
+            }
+            let map = match (&d.profile, d.points.is_empty() && d.scale_registers.is_empty()) {
+                (Some(_), false) => {
+                    err(format!("{key}.points"), "a device takes either a profile or its own points, not both".into());
+                    continue;
+                }
+                (None, true) => {
+                    err(format!("{key}"), "has neither a profile nor points; name a profile (e.g. profile = \"eastron_sdm630\") or list points".into());
+                    continue;
+                }
+                (Some(name), true) => {
+                    let found = profiles_dir.as_deref().and_then(|dir| Profile::from_dir(dir, name)).or_else(|| Profile::builtin(name));
+                    match found {
+                        Some(Ok(p)) => p.map,
+                        Some(Err(e)) => {
+                            profile_errors.extend(e);
+                            continue;
+                        }
+                        None => {
+                            let known: Vec<&str> = crate::modbus::profile::BUILTIN.iter().map(|(n, _)| *n).collect();
+                            err(
+                                format!("{key}.profile"),
+                                format!("{name:?} is neither a built-in profile ({}) nor a file in profiles_dir", known.join(", ")),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                (None, false) => match RegisterMap::build(&file, &format!("{key}."), d.medium, &d.points, &d.scale_registers) {
+                    Ok(map) => map,
+                    Err(e) => {
+                        profile_errors.extend(e);
+                        continue;
+                    }
+                },
+            };
+            let mut point_interval_ms = vec![interval; map.points.len()];
+            for (name, every) in &d.point_intervals {
+                let k = format!("{key}.point_intervals.{name}");
+                match map.points.iter().position(|p| &p.name == name) {
+                    None => err(k, format!("{name:?} is not a point of this device")),
+                    Some(idx) => {
+                        let ms = every.as_millis();
+                        if interval == 0 || ms % interval != 0 || ms == 0 {
+                            err(k, format!("is {every}; a point's interval must be a whole multiple of the device's interval {}", d.interval));
+                        } else {
+                            point_interval_ms[idx] = ms;
+                        }
+                    }
+                }
+            }
+            devices.push(Device {
+                meter: d.name.clone(),
+                endpoint: Endpoint { host: d.host.trim().to_owned(), port: d.port },
+                unit: d.unit,
+                interval: d.interval,
+                profile: d.profile.clone(),
+                map,
+                point_interval_ms,
+                limits: Limits { max_registers: d.max_registers_per_request, max_gap: d.max_gap },
+                timeout: d.timeout,
+                retries: d.retries,
+                retry_backoff: d.retry_backoff,
+                pause_after_connect: d.pause_after_connect,
+                pause_between_requests: d.pause_between_requests,
+            });
+        }
+        errors.extend(profile_errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(Config {
+            file: path.to_owned(),
+            enterprise: raw.gateway.enterprise,
+            site: raw.gateway.site,
+            data_dir: base.join(&raw.storage.data_dir),
+            parquet: raw.sinks.parquet,
+            devices,
+        })
+    }
+
+    /// Where the Parquet store lives.
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("readings")
+    }
+}

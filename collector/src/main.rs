@@ -1,0 +1,209 @@
+//! `collector`: the edge gateway daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use collector::config::{Config, HumanDuration};
+use collector::modbus::plan::plan;
+use collector::modbus::plan::{Item, Target};
+use tracing_subscriber::EnvFilter;
+
+/// Reads energy, water and carbon meters over Modbus TCP, normalises their readings and stores
+/// them in an embedded Parquet store.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll every configured device until SIGINT or SIGTERM, then write buffered readings and exit.
+    Run {
+        /// The collector's TOML config.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Stop by itself after this long (e.g. "90s"), as if sent SIGTERM.
+        #[arg(long = "for", value_parser = parse_duration)]
+        run_for: Option<HumanDuration>,
+    },
+    /// Validate a config and print the poll plan: devices, points, and each cycle's requests.
+    Check {
+        /// The collector's TOML config.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// List the built-in meter profiles.
+    Profiles,
+}
+
+fn parse_duration(s: &str) -> Result<HumanDuration, String> {
+    HumanDuration::parse(s)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run { config, run_for } => run(&config, run_for),
+        Command::Profiles => {
+            profiles();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|errors| {
+        let n = errors.0.len();
+        anyhow::anyhow!("{errors}\n{n} problem{} in the config", if n == 1 { "" } else { "s" })
+    })
+}
+
+fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async move {
+        let shutdown = async move {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return std::future::pending().await;
+                }
+            };
+            let timer = async {
+                match run_for {
+                    Some(d) => tokio::time::sleep(d.0).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+                _ = term.recv() => tracing::info!("SIGTERM"),
+                _ = timer => tracing::info!("--for elapsed"),
+            }
+        };
+        collector::run::run(config, shutdown).await
+    })?;
+    println!("{summary}");
+    Ok(())
+}
+
+fn check(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    println!("config {} is valid", path.display());
+    println!("gateway: enterprise {} site {}", config.enterprise, config.site);
+    println!(
+        "store:   {} (Parquet, a file every {} readings or {})",
+        config.store_dir().display(),
+        config.parquet.max_rows,
+        config.parquet.max_age
+    );
+    for d in &config.devices {
+        println!();
+        println!(
+            "device {} at {} unit {}: {}, every {}, timeout {}, {} retries, at most {} registers a request, gaps up to {}",
+            d.meter,
+            d.endpoint,
+            d.unit,
+            d.profile.as_deref().map_or("points from the config".to_owned(), |p| format!("profile {p}")),
+            d.interval,
+            d.timeout,
+            d.retries,
+            d.limits.max_registers,
+            d.limits.max_gap
+        );
+        println!(
+            "  {:<24} {:<24} {:<12} {:<8} {:<8} {:>6} {:<4} {:<5} {:>8} {:<12} {:>6}",
+            "point", "quantity", "medium", "kind", "table", "addr", "type", "order", "scale", "unit", "every"
+        );
+        for (i, p) in d.map.points.iter().enumerate() {
+            let unit = if p.unit == p.quantity.canonical_unit() {
+                p.unit.to_string()
+            } else {
+                format!("{}->{}", p.unit, p.quantity.canonical_unit())
+            };
+            let scale = match p.scale_from {
+                Some((s, _, _)) => format!("{}*{}", p.scale, d.map.scale_registers[s].name),
+                None => p.scale.to_string(),
+            };
+            println!(
+                "  {:<24} {:<24} {:<12} {:<8} {:<8} {:>6} {:<4} {:<5} {:>8} {:<12} {:>6}",
+                p.name,
+                p.quantity.to_string(),
+                p.medium.to_string(),
+                p.kind.to_string(),
+                p.location.function.to_string(),
+                p.location.address,
+                p.location.data_type.to_string(),
+                p.location.order.to_string(),
+                scale,
+                unit,
+                HumanDuration(std::time::Duration::from_millis(d.point_interval_ms[i])).to_string()
+            );
+        }
+        let mut intervals: Vec<u64> = d.point_interval_ms.clone();
+        intervals.sort_unstable();
+        intervals.dedup();
+        for every in intervals {
+            // A slot that is a multiple of `every` polls each point whose interval divides it.
+            let mut items = Vec::new();
+            for (i, p) in d.map.points.iter().enumerate() {
+                if every % d.point_interval_ms[i] == 0 {
+                    items.push(Item { target: Target::Point(i), location: p.location });
+                    if let Some((s, _, _)) = p.scale_from {
+                        items.push(Item { target: Target::Scale(s), location: d.map.scale_registers[s].location });
+                    }
+                }
+            }
+            items.dedup_by_key(|i| i.target);
+            let requests = plan(&items, d.limits, &Default::default());
+            println!(
+                "  cycle every {}: {} values in {} request(s)",
+                HumanDuration(std::time::Duration::from_millis(every)),
+                items.len(),
+                requests.len()
+            );
+            for r in requests {
+                println!("    {r}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn profiles() {
+    for (name, _) in collector::modbus::profile::BUILTIN {
+        match collector::modbus::profile::Profile::builtin(name) {
+            Some(Ok(p)) => println!(
+                "{:<22} {:<28} {:<36} {:>3} points  {}",
+                name,
+                p.meta.vendor,
+                p.meta.model,
+                p.map.points.len(),
+                if p.meta.verified { "verified" } else { "unverified: check against the manual" }
+            ),
+            Some(Err(e)) => println!("{name}: invalid: {e:?}"),
+            None => {}
+        }
+    }
+}

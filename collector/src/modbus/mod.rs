@@ -1,0 +1,8 @@
+//! Modbus: register layouts, decoding, meter profiles, request planning, and the poller.
+
+pub mod decode;
+pub mod link;
+pub mod plan;
+pub mod poller;
+pub mod profile;
+pub mod register;

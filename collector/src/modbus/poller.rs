@@ -1,0 +1,306 @@
+//! Polls one device on its wall-clock slots. Devices poll concurrently; devices behind one
+//! address share that address's [`Link`] and take turns, a whole cycle at a time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use readings::{Quality, Reading};
+use tokio::sync::{mpsc, watch, Mutex};
+use tracing::{debug, info, warn};
+
+use super::decode::decode;
+use super::link::{Link, ReadError};
+use super::plan::{plan, Item, ReadRequest, Target};
+use crate::config::Device;
+use crate::normalise::{point_value, Identity};
+use crate::schedule::{is_due, next_slot, now_ms, sleep_until};
+use crate::stats::Stats;
+
+/// Failed cycles in a row after which a device is backed off and only re-probed.
+const DEAD_AFTER: u32 = 3;
+/// Longest back-off of a dead device.
+const MAX_BACKOFF_MS: u64 = 300_000;
+
+/// The poller of one device.
+pub struct DevicePoller {
+    device: Device,
+    link: Arc<Mutex<Link>>,
+    identity: Identity,
+    stats: Arc<Stats>,
+    out: mpsc::Sender<Vec<Reading>>,
+    /// Values read alone because a merged read over them was refused with exception 02.
+    isolated: HashSet<Target>,
+    plans: HashMap<Vec<usize>, Vec<ReadRequest>>,
+    fail_streak: u32,
+    backoff_until_ms: i64,
+    last_failure: Option<ReadError>,
+    logged: HashSet<(u16, String)>,
+}
+
+impl DevicePoller {
+    /// A poller sending each cycle's readings to `out`.
+    pub fn new(device: Device, link: Arc<Mutex<Link>>, identity: Identity, stats: Arc<Stats>, out: mpsc::Sender<Vec<Reading>>) -> Self {
+        Self {
+            device,
+            link,
+            identity,
+            stats,
+            out,
+            isolated: HashSet::new(),
+            plans: HashMap::new(),
+            fail_streak: 0,
+            backoff_until_ms: 0,
+            last_failure: None,
+            logged: HashSet::new(),
+        }
+    }
+
+    /// Polls until `shutdown` turns true, finishing the cycle under way.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let interval = self.device.interval.as_millis();
+        let mut slot = next_slot(now_ms(), interval);
+        loop {
+            tokio::select! {
+                _ = sleep_until(slot) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            let readings = self.cycle(slot).await;
+            if !readings.is_empty() && self.out.send(readings).await.is_err() {
+                warn!(device = %self.device.meter, "the sink has stopped; polling ends");
+                break;
+            }
+            let next = next_slot(now_ms(), interval);
+            let skipped = ((next - slot) / interval as i64 - 1).max(0) as u64;
+            if skipped > 0 {
+                warn!(device = %self.device.meter, skipped, "a cycle overran its interval; slots skipped");
+                self.stats.device(self.device.meter.as_str(), |c| c.skipped_slots += skipped);
+            }
+            slot = next;
+        }
+    }
+
+    /// One poll cycle at `slot_ms`: the readings of every due point, each either a value or a
+    /// reading-less row that says why.
+    pub async fn cycle(&mut self, slot_ms: i64) -> Vec<Reading> {
+        let time = DateTime::<Utc>::from_timestamp_millis(slot_ms).unwrap_or_default();
+        let due: Vec<usize> = (0..self.device.map.points.len())
+            .filter(|&i| is_due(slot_ms, self.device.point_interval_ms[i]))
+            .collect();
+        if due.is_empty() {
+            return Vec::new();
+        }
+        let name = self.device.meter.as_str().to_owned();
+        self.stats.device(&name, |c| c.cycles += 1);
+
+        if slot_ms < self.backoff_until_ms {
+            let error = self.last_failure.clone().unwrap_or(ReadError::Transport("backed off".into()));
+            self.stats.device(&name, |c| {
+                c.skipped_slots += 1;
+                c.readings_missing += due.len() as u64;
+            });
+            return due.iter().map(|&i| self.missing(i, time, error.quality())).collect();
+        }
+
+        let requests = self.plan_for(&due);
+        let probing = self.fail_streak >= DEAD_AFTER;
+        let mut values: HashMap<Target, Result<f64, ReadError>> = HashMap::new();
+        let mut transient_failures = 0;
+        {
+            let link = Arc::clone(&self.link);
+            let mut link = link.lock().await;
+            for (n, req) in requests.iter().enumerate() {
+                if n > 0 && !self.device.pause_between_requests.0.is_zero() {
+                    tokio::time::sleep(self.device.pause_between_requests.0).await;
+                }
+                let retries = if probing { 0 } else { self.device.retries };
+                let result = self.read_with_retries(&mut link, req, retries).await;
+                match result {
+                    Err(e) if e.is_illegal_address() && req.items.len() > 1 => {
+                        self.split(&mut link, req, &e, &mut values).await;
+                    }
+                    Err(e) if probing && e.is_transient() => {
+                        // Still dead: the rest of the cycle would cost a timeout each.
+                        for r in &requests[n..] {
+                            Self::fail_all(r, &e, &mut values);
+                        }
+                        transient_failures = requests.len();
+                        break;
+                    }
+                    other => {
+                        if matches!(&other, Err(e) if e.is_transient()) {
+                            transient_failures += 1;
+                        }
+                        self.record(req, other, &mut values);
+                    }
+                }
+            }
+        }
+        self.update_health(slot_ms, transient_failures == requests.len(), &values);
+        self.readings(&due, time, &values)
+    }
+
+    fn plan_for(&mut self, due: &[usize]) -> Vec<ReadRequest> {
+        if let Some(p) = self.plans.get(due) {
+            return p.clone();
+        }
+        let map = &self.device.map;
+        let mut items: Vec<Item> = Vec::new();
+        let mut scales: HashSet<usize> = HashSet::new();
+        for &i in due {
+            let p = &map.points[i];
+            items.push(Item { target: Target::Point(i), location: p.location });
+            if let Some((s, _, _)) = p.scale_from {
+                if scales.insert(s) {
+                    items.push(Item { target: Target::Scale(s), location: map.scale_registers[s].location });
+                }
+            }
+        }
+        let requests = plan(&items, self.device.limits, &self.isolated);
+        self.plans.insert(due.to_vec(), requests.clone());
+        requests
+    }
+
+    async fn read_with_retries(&mut self, link: &mut Link, req: &ReadRequest, retries: u32) -> Result<Vec<u16>, ReadError> {
+        let name = self.device.meter.as_str();
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let result = link.read(self.device.unit, req, self.device.timeout.0, self.device.pause_after_connect.0).await;
+            let ms = started.elapsed().as_millis() as u64;
+            self.stats.device(name, |c| {
+                c.requests += 1;
+                c.latency_ms_total += ms;
+                c.latency_ms_max = c.latency_ms_max.max(ms);
+                if let Err(e) = &result {
+                    c.request_failures += 1;
+                    *c.failures.entry(e.reason()).or_default() += 1;
+                }
+            });
+            match result {
+                Ok(regs) => return Ok(regs),
+                Err(e) => {
+                    debug!(device = name, request = %req, attempt, error = %e, "read failed");
+                    if !e.is_transient() || attempt >= retries {
+                        return Err(e);
+                    }
+                    let base = self.device.retry_backoff.0.saturating_mul(1 << attempt.min(10));
+                    let jitter = Duration::from_millis(fastrand::u64(0..=base.as_millis() as u64 / 2));
+                    tokio::time::sleep(base + jitter).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// A merged read was refused with "illegal data address": some register in its span does not
+    /// exist. Read its values one by one from now on, and now.
+    async fn split(&mut self, link: &mut Link, req: &ReadRequest, error: &ReadError, values: &mut HashMap<Target, Result<f64, ReadError>>) {
+        warn!(
+            device = %self.device.meter,
+            request = %req,
+            error = %error,
+            "the device refused a merged read; its {} values are read one by one from now on",
+            req.items.len()
+        );
+        for item in &req.items {
+            self.isolated.insert(item.target);
+        }
+        self.plans.clear();
+        let singles = plan(&req.items, self.device.limits, &self.isolated);
+        for single in &singles {
+            let result = self.read_with_retries(link, single, self.device.retries).await;
+            self.record(single, result, values);
+        }
+    }
+
+    fn record(&mut self, req: &ReadRequest, result: Result<Vec<u16>, ReadError>, values: &mut HashMap<Target, Result<f64, ReadError>>) {
+        match result {
+            Ok(regs) => {
+                for item in &req.items {
+                    let v = decode(req.slice(item, &regs), item.location.data_type, item.location.order);
+                    values.insert(item.target, Ok(v));
+                }
+            }
+            Err(e) => {
+                if !e.is_transient() && self.logged.insert((req.start, e.reason())) {
+                    warn!(device = %self.device.meter, request = %req, error = %e, "the device refused a read; its points are stored without values (logged once)");
+                }
+                Self::fail_all(req, &e, values);
+            }
+        }
+    }
+
+    fn fail_all(req: &ReadRequest, e: &ReadError, values: &mut HashMap<Target, Result<f64, ReadError>>) {
+        for item in &req.items {
+            values.insert(item.target, Err(e.clone()));
+        }
+    }
+
+    fn update_health(&mut self, slot_ms: i64, all_failed: bool, values: &HashMap<Target, Result<f64, ReadError>>) {
+        let name = self.device.meter.as_str();
+        if !all_failed {
+            if self.fail_streak > 0 {
+                info!(device = name, failed_cycles = self.fail_streak, "device answers again");
+            }
+            self.fail_streak = 0;
+            self.backoff_until_ms = 0;
+            self.last_failure = None;
+            return;
+        }
+        let error = values.values().find_map(|v| v.as_ref().err().cloned());
+        self.fail_streak += 1;
+        if self.fail_streak == 1 {
+            if let Some(e) = &error {
+                warn!(device = name, endpoint = %self.device.endpoint, unit = self.device.unit, error = %e, "device not answering");
+            }
+        }
+        if self.fail_streak >= DEAD_AFTER {
+            let interval = self.device.interval.as_millis();
+            let max_slots = (MAX_BACKOFF_MS / interval).max(1);
+            let slots = (1u64 << (self.fail_streak - DEAD_AFTER).min(20)).min(max_slots);
+            self.backoff_until_ms = slot_ms + ((slots + 1) * interval) as i64;
+            warn!(device = name, failed_cycles = self.fail_streak, skip_slots = slots, "device backed off; it will be re-probed with one request");
+        }
+        self.last_failure = error;
+    }
+
+    fn missing(&self, point: usize, time: DateTime<Utc>, quality: Quality) -> Reading {
+        self.identity.reading(&self.device.meter, &self.device.map.points[point], time, None, quality)
+    }
+
+    fn readings(&self, due: &[usize], time: DateTime<Utc>, values: &HashMap<Target, Result<f64, ReadError>>) -> Vec<Reading> {
+        let map = &self.device.map;
+        let (mut good, mut flagged, mut missing) = (0u64, 0u64, 0u64);
+        let out: Vec<Reading> = due
+            .iter()
+            .map(|&i| {
+                let point = &map.points[i];
+                let scale = point.scale_from.map(|(s, _, _)| values.get(&Target::Scale(s)));
+                let raw = values.get(&Target::Point(i));
+                let (value, quality) = match (raw, scale) {
+                    (Some(Ok(raw)), None) => point_value(point, *raw, None),
+                    (Some(Ok(raw)), Some(Some(Ok(s)))) => point_value(point, *raw, Some(*s)),
+                    (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => (None, e.quality()),
+                    _ => (None, Quality::CommError),
+                };
+                match (value, quality) {
+                    (Some(_), Quality::Good) => good += 1,
+                    (Some(_), _) => flagged += 1,
+                    (None, _) => missing += 1,
+                }
+                self.identity.reading(&self.device.meter, point, time, value, quality)
+            })
+            .collect();
+        self.stats.device(self.device.meter.as_str(), |c| {
+            c.readings_good += good;
+            c.readings_flagged += flagged;
+            c.readings_missing += missing;
+        });
+        out
+    }
+}

@@ -1,0 +1,3 @@
+//! Where readings go once normalised.
+
+pub mod parquet;

@@ -1,0 +1,96 @@
+//! What the collector counts: per device, polls and their failures by reason; per sink, what it
+//! wrote. Printed as a summary at shutdown (and, later, served as metrics).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+
+/// Counters of one device.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DeviceCounters {
+    pub cycles: u64,
+    /// Slots skipped because the previous cycle overran or the device was backed off.
+    pub skipped_slots: u64,
+    pub requests: u64,
+    pub request_failures: u64,
+    pub readings_good: u64,
+    /// Readings stored with a flag (out of range).
+    pub readings_flagged: u64,
+    /// Reading-less rows stored for points a failed request did not return.
+    pub readings_missing: u64,
+    /// Failed requests by reason (`timeout`, `exception_02`, `connect`, ...).
+    pub failures: BTreeMap<String, u64>,
+    pub latency_ms_total: u64,
+    pub latency_ms_max: u64,
+}
+
+/// Counters of the whole collector, shared between tasks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    devices: Mutex<BTreeMap<String, DeviceCounters>>,
+    sink: Mutex<SinkCounters>,
+}
+
+/// Counters of the Parquet sink.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SinkCounters {
+    pub files: u64,
+    pub readings: u64,
+    pub write_failures: u64,
+}
+
+impl Stats {
+    /// Applies `f` to the counters of `device`.
+    pub fn device(&self, device: &str, f: impl FnOnce(&mut DeviceCounters)) {
+        let mut map = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        f(map.entry(device.to_owned()).or_default());
+    }
+
+    /// Applies `f` to the sink's counters.
+    pub fn sink(&self, f: impl FnOnce(&mut SinkCounters)) {
+        f(&mut self.sink.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// A copy of every counter.
+    pub fn snapshot(&self) -> Summary {
+        Summary {
+            devices: self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            sink: self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub devices: BTreeMap<String, DeviceCounters>,
+    pub sink: SinkCounters,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<20} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  failures", "device", "cycles", "skipped", "requests", "good", "flagged", "missing", "lat ms")?;
+        for (name, c) in &self.devices {
+            let avg = if c.requests > 0 { c.latency_ms_total / c.requests } else { 0 };
+            let failures: Vec<String> = c.failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            writeln!(
+                f,
+                "{:<20} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  {}",
+                name,
+                c.cycles,
+                c.skipped_slots,
+                c.requests,
+                c.readings_good,
+                c.readings_flagged,
+                c.readings_missing,
+                format!("{avg}/{}", c.latency_ms_max),
+                if failures.is_empty() { "-".to_owned() } else { failures.join(" ") }
+            )?;
+        }
+        write!(
+            f,
+            "parquet sink: {} readings in {} files, {} failed writes",
+            self.sink.readings, self.sink.files, self.sink.write_failures
+        )
+    }
+}
