@@ -1,1 +1,12 @@
+//! `meter-sim`: simulated meters that serve the collector's built-in profiles over Modbus TCP,
+//! with realistic values (daily and weekly load shape, noise, counters that only grow, optional
+//! rollover) and injectable faults. Tests, the demo and the benchmarks use it.
 
+pub mod encode;
+pub mod model;
+pub mod server;
+pub mod spec;
+
+pub use model::Meter;
+pub use server::{serve, Simulator};
+pub use spec::{DeviceSpec, Faults};

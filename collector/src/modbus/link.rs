@@ -45,14 +45,25 @@ impl ReadError {
     pub fn quality(&self) -> Quality {
         match self {
             ReadError::Timeout(_) => Quality::Timeout,
+            ReadError::Exception { code: 0x0A | 0x0B, .. } => Quality::CommError,
             ReadError::Exception { .. } => Quality::DeviceException,
             ReadError::Connect { .. } | ReadError::Transport(_) | ReadError::Protocol(_) => Quality::CommError,
         }
     }
 
-    /// Whether trying again soon may succeed (an exception will not).
+    /// Whether trying again soon may succeed: transport trouble, or a device or gateway that says
+    /// it is busy (0x06) or that the meter behind it does not answer (0x0A, 0x0B). Other
+    /// exceptions are the device's final word on that request.
     pub fn is_transient(&self) -> bool {
-        !matches!(self, ReadError::Exception { .. })
+        match self {
+            ReadError::Exception { code, .. } => matches!(code, 0x06 | 0x0A | 0x0B),
+            _ => true,
+        }
+    }
+
+    /// Whether the connection itself is suspect and must be rebuilt.
+    fn breaks_connection(&self) -> bool {
+        matches!(self, ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_))
     }
 
     /// Whether this is the device saying the addresses do not exist.
@@ -115,7 +126,7 @@ impl Link {
         if let Err(e) = &result {
             // After a timeout a late answer could still arrive and be taken for the next
             // request's; after a transport or framing error the stream is suspect. Start over.
-            if e.is_transient() {
+            if e.breaks_connection() {
                 self.ctx = None;
             }
         }

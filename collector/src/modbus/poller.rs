@@ -18,7 +18,7 @@ use crate::normalise::{point_value, Identity};
 use crate::schedule::{is_due, next_slot, now_ms, sleep_until};
 use crate::stats::Stats;
 
-/// Failed cycles in a row after which a device is backed off and only re-probed.
+/// Failed cycles in a row after which a device is backed off: it skips slots, then is re-probed.
 const DEAD_AFTER: u32 = 3;
 /// Longest back-off of a dead device.
 const MAX_BACKOFF_MS: u64 = 300_000;
@@ -107,40 +107,34 @@ impl DevicePoller {
         }
 
         let requests = self.plan_for(&due);
-        let probing = self.fail_streak >= DEAD_AFTER;
+        // A device that failed its last cycle gets no retries until it answers again.
+        let retries = if self.fail_streak > 0 { 0 } else { self.device.retries };
         let mut values: HashMap<Target, Result<f64, ReadError>> = HashMap::new();
-        let mut transient_failures = 0;
-        {
-            let link = Arc::clone(&self.link);
-            let mut link = link.lock().await;
-            for (n, req) in requests.iter().enumerate() {
-                if n > 0 && !self.device.pause_between_requests.0.is_zero() {
-                    tokio::time::sleep(self.device.pause_between_requests.0).await;
+        let mut all_failed = true;
+        for (n, req) in requests.iter().enumerate() {
+            if n > 0 && !self.device.pause_between_requests.0.is_zero() {
+                tokio::time::sleep(self.device.pause_between_requests.0).await;
+            }
+            match self.read_with_retries(req, retries).await {
+                Err(e) if e.is_illegal_address() && req.items.len() > 1 => {
+                    all_failed = false;
+                    self.split(req, &e, &mut values).await;
                 }
-                let retries = if probing { 0 } else { self.device.retries };
-                let result = self.read_with_retries(&mut link, req, retries).await;
-                match result {
-                    Err(e) if e.is_illegal_address() && req.items.len() > 1 => {
-                        self.split(&mut link, req, &e, &mut values).await;
+                Err(e) if e.is_transient() => {
+                    // Not answering: the rest of the cycle would only cost the link a timeout
+                    // each, delaying every other device on it.
+                    for r in &requests[n..] {
+                        Self::fail_all(r, &e, &mut values);
                     }
-                    Err(e) if probing && e.is_transient() => {
-                        // Still dead: the rest of the cycle would cost a timeout each.
-                        for r in &requests[n..] {
-                            Self::fail_all(r, &e, &mut values);
-                        }
-                        transient_failures = requests.len();
-                        break;
-                    }
-                    other => {
-                        if matches!(&other, Err(e) if e.is_transient()) {
-                            transient_failures += 1;
-                        }
-                        self.record(req, other, &mut values);
-                    }
+                    break;
+                }
+                other => {
+                    all_failed = false;
+                    self.record(req, other, &mut values);
                 }
             }
         }
-        self.update_health(slot_ms, transient_failures == requests.len(), &values);
+        self.update_health(slot_ms, all_failed, &values);
         self.readings(&due, time, &values)
     }
 
@@ -165,13 +159,19 @@ impl DevicePoller {
         requests
     }
 
-    async fn read_with_retries(&mut self, link: &mut Link, req: &ReadRequest, retries: u32) -> Result<Vec<u16>, ReadError> {
+    /// Reads `req`, holding the shared link for one attempt at a time so that other devices on
+    /// it go on between this device's retries.
+    async fn read_with_retries(&mut self, req: &ReadRequest, retries: u32) -> Result<Vec<u16>, ReadError> {
         let name = self.device.meter.as_str();
         let mut attempt = 0;
         loop {
-            let started = Instant::now();
-            let result = link.read(self.device.unit, req, self.device.timeout.0, self.device.pause_after_connect.0).await;
-            let ms = started.elapsed().as_millis() as u64;
+            let (result, ms) = {
+                let mut link = self.link.lock().await;
+                // Latency of the exchange itself, not of the wait for the shared link.
+                let started = Instant::now();
+                let result = link.read(self.device.unit, req, self.device.timeout.0, self.device.pause_after_connect.0).await;
+                (result, started.elapsed().as_millis() as u64)
+            };
             self.stats.device(name, |c| {
                 c.requests += 1;
                 c.latency_ms_total += ms;
@@ -199,7 +199,7 @@ impl DevicePoller {
 
     /// A merged read was refused with "illegal data address": some register in its span does not
     /// exist. Read its values one by one from now on, and now.
-    async fn split(&mut self, link: &mut Link, req: &ReadRequest, error: &ReadError, values: &mut HashMap<Target, Result<f64, ReadError>>) {
+    async fn split(&mut self, req: &ReadRequest, error: &ReadError, values: &mut HashMap<Target, Result<f64, ReadError>>) {
         warn!(
             device = %self.device.meter,
             request = %req,
@@ -213,7 +213,7 @@ impl DevicePoller {
         self.plans.clear();
         let singles = plan(&req.items, self.device.limits, &self.isolated);
         for single in &singles {
-            let result = self.read_with_retries(link, single, self.device.retries).await;
+            let result = self.read_with_retries(single, self.device.retries).await;
             self.record(single, result, values);
         }
     }

@@ -1,0 +1,172 @@
+//! The Modbus TCP server that answers for the simulated meters, one unit id each.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use chrono::{DateTime, Utc};
+use collector::modbus::profile::Profile;
+use collector::modbus::register::RegisterFunction;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_modbus::prelude::*;
+use tokio_modbus::server::tcp::Server;
+
+use crate::model::Meter;
+use crate::spec::{DeviceSpec, Faults};
+
+/// The simulated meters behind one address, and their clock.
+pub struct Simulator {
+    meters: HashMap<u8, (Meter, Faults)>,
+    frozen: Option<DateTime<Utc>>,
+    served: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Simulator {
+    /// Builds the meters of `specs`. Values follow the wall clock, or stay at `frozen` if given.
+    pub fn new(specs: &[DeviceSpec], seed: u64, frozen: Option<DateTime<Utc>>, profiles_dir: Option<&Path>) -> Result<Self, String> {
+        let start = frozen.unwrap_or_else(Utc::now);
+        let mut meters = HashMap::new();
+        for spec in specs {
+            let profile = profiles_dir
+                .and_then(|d| Profile::from_dir(d, &spec.profile))
+                .or_else(|| Profile::builtin(&spec.profile))
+                .ok_or_else(|| format!("unit {}: no profile named {:?}", spec.unit, spec.profile))?
+                .map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+            let meter = Meter::new(spec.unit, profile, seed, start, spec.rated, spec.rollover, spec.holes);
+            if meters.insert(spec.unit, (meter, spec.faults.clone())).is_some() {
+                return Err(format!("unit {} is given twice", spec.unit));
+            }
+        }
+        Ok(Self { meters, frozen, served: AtomicU64::new(0), refused: AtomicU64::new(0) })
+    }
+
+    /// The simulated time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.frozen.unwrap_or_else(Utc::now)
+    }
+
+    /// The meter at `unit`.
+    pub fn meter(&self, unit: u8) -> Option<&Meter> {
+        self.meters.get(&unit).map(|(m, _)| m)
+    }
+
+    /// Requests answered with registers, and with an exception.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.served.load(Ordering::Relaxed), self.refused.load(Ordering::Relaxed))
+    }
+
+    async fn answer(self: Arc<Self>, req: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
+        let Some((meter, faults)) = self.meters.get(&req.slave) else {
+            // What a TCP gateway says for a unit id nobody answers to.
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ExceptionCode::GatewayTargetDevice);
+        };
+        if faults.dead {
+            return Ok(None);
+        }
+        if let Some((delay, share)) = faults.slow {
+            if fastrand::f64() < share {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        if faults.exception_rate > 0.0 && fastrand::f64() < faults.exception_rate {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ExceptionCode::ServerDeviceFailure);
+        }
+        let (function, start, count) = match req.request {
+            Request::ReadHoldingRegisters(a, c) => (RegisterFunction::Holding, a, c),
+            Request::ReadInputRegisters(a, c) => (RegisterFunction::Input, a, c),
+            _ => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(ExceptionCode::IllegalFunction);
+            }
+        };
+        if count == 0 || count > 125 || u32::from(start) + u32::from(count) > 0x1_0000 {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ExceptionCode::IllegalDataValue);
+        }
+        match meter.registers(function, start, count, self.now()) {
+            Ok(regs) => {
+                self.served.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(match function {
+                    RegisterFunction::Holding => Response::ReadHoldingRegisters(regs),
+                    RegisterFunction::Input => Response::ReadInputRegisters(regs),
+                }))
+            }
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Err(ExceptionCode::IllegalDataAddress)
+            }
+        }
+    }
+}
+
+struct SimService(Arc<Simulator>);
+
+impl tokio_modbus::server::Service for SimService {
+    type Request = SlaveRequest<'static>;
+    type Response = Option<Response>;
+    type Exception = ExceptionCode;
+    type Future = Pin<Box<dyn Future<Output = Result<Option<Response>, ExceptionCode>> + Send>>;
+
+    fn call(&self, req: Self::Request) -> Self::Future {
+        Box::pin(Arc::clone(&self.0).answer(req))
+    }
+}
+
+/// A TCP stream that, with probability `drop_rate` per incoming read, behaves as if the peer had
+/// closed the connection: the server then drops it, as a flaky serial-to-Ethernet gateway does.
+struct FlakyStream {
+    inner: TcpStream,
+    drop_rate: f64,
+    dropped: bool,
+}
+
+impl AsyncRead for FlakyStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.dropped {
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before && self.drop_rate > 0.0 && fastrand::f64() < self.drop_rate {
+            buf.set_filled(before);
+            self.dropped = true;
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for FlakyStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves `sim` on `listener` until the task is dropped; each connection is dropped with
+/// probability `drop_rate` per request.
+pub async fn serve(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -> io::Result<()> {
+    let server = Server::new(listener);
+    let on_connected = |stream: TcpStream, _addr: SocketAddr| {
+        let sim = Arc::clone(&sim);
+        async move {
+            let _ = stream.set_nodelay(true);
+            Ok(Some((SimService(sim), FlakyStream { inner: stream, drop_rate, dropped: false })))
+        }
+    };
+    server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
+}
