@@ -61,6 +61,14 @@ impl ReadError {
         }
     }
 
+    /// Whether retrying within the cycle is worth it: after a dropped connection or a refused
+    /// connect, a fresh connection often works at once. A timeout is not retried: on a shared
+    /// link the retry would cost every other device on it another timeout, and the next slot
+    /// tries again anyway.
+    pub fn is_retryable(&self) -> bool {
+        self.is_transient() && !matches!(self, ReadError::Timeout(_))
+    }
+
     /// Whether the connection itself is suspect and must be rebuilt.
     fn breaks_connection(&self) -> bool {
         matches!(self, ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_))

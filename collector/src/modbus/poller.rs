@@ -185,7 +185,7 @@ impl DevicePoller {
                 Ok(regs) => return Ok(regs),
                 Err(e) => {
                     debug!(device = name, request = %req, attempt, error = %e, "read failed");
-                    if !e.is_transient() || attempt >= retries {
+                    if !e.is_retryable() || attempt >= retries {
                         return Err(e);
                     }
                     let base = self.device.retry_backoff.0.saturating_mul(1 << attempt.min(10));
