@@ -103,7 +103,7 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
                 _ = timer => tracing::info!("--for elapsed"),
             }
         };
-        collector::run::run(config, shutdown).await
+        collector::run::run(config, Default::default(), shutdown).await
     })?;
     println!("{summary}");
     Ok(())

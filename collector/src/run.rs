@@ -18,12 +18,11 @@ use crate::sink;
 use crate::stats::{Stats, Summary};
 
 /// Polls every device of `config` into the store until `shutdown` completes, then writes what is
-/// buffered and returns the counters.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
+/// buffered and returns the counters (which `stats` shows live meanwhile).
+pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
     let store_dir = config.store_dir();
     let store = StoreWriter::open(&store_dir).with_context(|| format!("opening the Parquet store at {}", store_dir.display()))?;
     let store = Arc::new(store);
-    let stats = Arc::new(Stats::default());
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
     let (tx, rx) = mpsc::channel(1024);

@@ -1,0 +1,29 @@
+//! The store the collector writes is readable by polars with no other setup: `analytics summary`
+//! scans it lazily (hive partitions) and finds exactly what the store's own reader finds.
+
+use chrono::{DateTime, Utc};
+use e2e::{bin, device, run_collector, write_config, Sim};
+
+#[test]
+fn analytics_summary_counts_what_the_collector_stored() {
+    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=0.3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let devices = [device("incomer", sim.port(), 1, "eastron_sdm630", "1s", ""), device("water", sim.port(), 2, "tuf2000m", "1s", "")];
+    let config = write_config(dir.path(), "max_age = \"1s\"", &devices);
+    assert!(run_collector(&config, "3500ms").status.success());
+
+    let store = dir.path().join("data/readings");
+    let stored = readings::store::read_range(&store, DateTime::from_timestamp(0, 0).unwrap(), Utc::now()).unwrap();
+    let out = std::process::Command::new(bin("analytics")).args(["summary", "--store"]).arg(&store).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    println!("{stdout}");
+
+    let series = 16 + 2;
+    assert!(stdout.contains(&format!("{series} series, {} readings", stored.len())), "{stdout}");
+    // The water meter's failed polls are rows without a value, counted per series.
+    let volume = stdout.lines().find(|l| l.starts_with("water") && l.contains(" volume ")).expect("a volume row");
+    let cols: Vec<&str> = volume.split_whitespace().collect();
+    let missing = stored.iter().filter(|r| r.meter.as_str() == "water" && r.quantity.to_string() == "volume" && r.value.is_none()).count();
+    assert_eq!(cols[4], missing.to_string(), "{volume}");
+}
