@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     let stored = readings::store::read_range(&store, started - chrono::Duration::seconds(1), Utc::now() + chrono::Duration::seconds(1))
         .context("reading the store back")?;
     println!("\nthe Parquet store at {} holds {} readings from this run:", store.display(), stored.len());
-    println!("{:<14} {:<24} {:>8} {:>8} {:>16} {:>16}", "meter", "quantity", "readings", "flagged", "last value", "consumed");
+    println!("{:<14} {:<24} {:>8} {:>8} {:>16} {:>16}", "meter", "quantity", "readings", "not good", "last value", "consumed");
     let mut keys: Vec<(String, String)> = stored.iter().map(|r| (r.meter.to_string(), r.quantity.to_string())).collect();
     keys.sort();
     keys.dedup();
@@ -117,6 +117,10 @@ async fn main() -> anyhow::Result<()> {
 fn tracing_subscriber_init(filter: &str) {
     // The demo prints its own progress; logs only say what went wrong unless RUST_LOG asks.
     let _ = tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr).finish(),
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .finish(),
     );
 }
