@@ -1,7 +1,8 @@
 //! The edge collector: reads meters, normalises their values into stored readings and hands them
-//! to the store. Data flows one way: source -> normalise -> sink.
+//! to the store. Data flows one way: source -> normalise -> journal -> sink.
 
 pub mod config;
+pub mod journal;
 pub mod modbus;
 pub mod normalise;
 pub mod run;

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::Mutex as StdMutex;
 
 use anyhow::Context as _;
 use readings::store::StoreWriter;
 use tokio::sync::{mpsc, watch, Mutex};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::journal::{self, Journal};
 use crate::modbus::link::Link;
 use crate::modbus::poller::DevicePoller;
 use crate::normalise::Identity;
@@ -25,8 +27,33 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let store = Arc::new(store);
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
-    let (tx, rx) = mpsc::channel(1024);
-    let sink_task = tokio::spawn(sink::parquet::run(Arc::clone(&store), config.parquet.clone(), Arc::clone(&stats), rx));
+    let journal_dir = config.journal_dir();
+    let (journal, recovery) = Journal::open(&journal_dir, config.journal.clone(), &[sink::parquet::NAME])
+        .with_context(|| format!("opening the journal at {}", journal_dir.display()))?;
+    if recovery.records > 0 || !recovery.cuts.is_empty() {
+        info!(readings = recovery.records, segments = recovery.segments, "journal holds readings not yet delivered; delivering them first");
+    }
+    for cut in &recovery.cuts {
+        warn!(segment = %cut.segment.display(), bytes = cut.bytes, readings = cut.records, torn_tail = cut.torn_tail, "journal recovery cut corrupt bytes");
+    }
+    stats.journal(|j| {
+        j.recovered = recovery.records;
+        j.cut_bytes = recovery.cuts.iter().map(|c| c.bytes).sum();
+        j.cut_readings = recovery.cuts.iter().map(|c| c.records).sum();
+    });
+    let durable_end = journal.durable();
+    let journal = Arc::new(StdMutex::new(journal));
+    let (durable_tx, durable_rx) = watch::channel(durable_end);
+    // Small: a full journal (block policy) must make pollers wait soon, not after a large queue.
+    let (tx, rx) = mpsc::channel(64);
+    let writer = tokio::spawn(journal::writer::run(
+        Arc::clone(&journal),
+        config.journal.sync_records,
+        config.journal.sync_delay.0,
+        rx,
+        durable_tx,
+    ));
+    let sink_task = tokio::spawn(sink::parquet::run(Arc::clone(&store), config.parquet.clone(), Arc::clone(&stats), Arc::clone(&journal), durable_rx));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut links: BTreeMap<_, Arc<Mutex<Link>>> = BTreeMap::new();
@@ -53,6 +80,13 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     for p in pollers {
         p.await.context("a device poller failed")?;
     }
+    writer.await.context("the journal writer failed")?;
     sink_task.await.context("the Parquet sink failed")?;
+    let j = journal::writer::lock(&journal);
+    stats.journal(|c| {
+        c.bytes = j.disk_bytes();
+        c.dropped = j.dropped();
+        c.undelivered = j.durable().saturating_sub(j.cursor(sink::parquet::NAME).unwrap_or(0));
+    });
     Ok(stats.snapshot())
 }

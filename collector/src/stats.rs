@@ -29,6 +29,22 @@ pub struct DeviceCounters {
 pub struct Stats {
     devices: Mutex<BTreeMap<String, DeviceCounters>>,
     sink: Mutex<SinkCounters>,
+    journal: Mutex<JournalCounters>,
+}
+
+/// Counters of the journal.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JournalCounters {
+    /// Readings found undelivered when the journal was opened.
+    pub recovered: u64,
+    /// Bytes and readings cut as corrupt or torn when it was opened.
+    pub cut_bytes: u64,
+    pub cut_readings: u64,
+    /// Readings deleted undelivered by the drop-oldest policy.
+    pub dropped: u64,
+    /// Bytes on disk and readings not yet delivered by every sink, at the last look.
+    pub bytes: u64,
+    pub undelivered: u64,
 }
 
 /// Counters of the Parquet sink.
@@ -51,11 +67,17 @@ impl Stats {
         f(&mut self.sink.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Applies `f` to the journal's counters.
+    pub fn journal(&self, f: impl FnOnce(&mut JournalCounters)) {
+        f(&mut self.journal.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
     /// A copy of every counter.
     pub fn snapshot(&self) -> Summary {
         Summary {
             devices: self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             sink: self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            journal: self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 }
@@ -65,6 +87,7 @@ impl Stats {
 pub struct Summary {
     pub devices: BTreeMap<String, DeviceCounters>,
     pub sink: SinkCounters,
+    pub journal: JournalCounters,
 }
 
 impl fmt::Display for Summary {
@@ -87,6 +110,11 @@ impl fmt::Display for Summary {
                 if failures.is_empty() { "-".to_owned() } else { failures.join(" ") }
             )?;
         }
+        writeln!(
+            f,
+            "journal: {} readings recovered at start, {} cut as corrupt ({} bytes), {} dropped when full, {} undelivered, {} bytes on disk",
+            self.journal.recovered, self.journal.cut_readings, self.journal.cut_bytes, self.journal.dropped, self.journal.undelivered, self.journal.bytes
+        )?;
         write!(
             f,
             "parquet sink: {} readings in {} files, {} failed writes",

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 
+use crate::journal::JournalConfig;
 use crate::modbus::plan::{Limits, MAX_REGISTERS};
 use crate::modbus::profile::{PointSpec, Profile, RegisterMap, ScaleRegisterSpec};
 
@@ -23,6 +24,8 @@ struct RawConfig {
     storage: StorageSection,
     #[serde(default)]
     sinks: SinksSection,
+    #[serde(default)]
+    journal: JournalConfig,
     #[serde(default)]
     modbus: ModbusSection,
 }
@@ -182,6 +185,7 @@ pub struct Config {
     /// Absolute, or relative to the config file's directory as written.
     pub data_dir: PathBuf,
     pub parquet: ParquetSinkConfig,
+    pub journal: JournalConfig,
     pub devices: Vec<Device>,
 }
 
@@ -210,6 +214,19 @@ impl Config {
         }
         if raw.sinks.parquet.max_age.as_millis() == 0 {
             err("sinks.parquet.max_age".into(), "is 0; give a positive duration such as \"60s\"".into());
+        }
+        let j = &raw.journal;
+        if j.segment_bytes < 4096 {
+            err("journal.segment_bytes".into(), format!("is {}; a segment needs at least 4096 bytes", j.segment_bytes));
+        }
+        if j.budget_bytes < 2 * j.segment_bytes {
+            err("journal.budget_bytes".into(), format!("is {}; it must hold at least two segments ({} bytes)", j.budget_bytes, 2 * j.segment_bytes));
+        }
+        if j.sync_records == 0 {
+            err("journal.sync_records".into(), "is 0; it must be at least 1".into());
+        }
+        if j.sync_delay.as_millis() == 0 {
+            err("journal.sync_delay".into(), "is 0; give a positive duration such as \"100ms\"".into());
         }
         if raw.storage.data_dir.as_os_str().is_empty() {
             err("storage.data_dir".into(), "is empty".into());
@@ -319,8 +336,14 @@ impl Config {
             site: raw.gateway.site,
             data_dir: base.join(&raw.storage.data_dir),
             parquet: raw.sinks.parquet,
+            journal: raw.journal,
             devices,
         })
+    }
+
+    /// Where the journal lives.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
     }
 
     /// Where the Parquet store lives.

@@ -14,6 +14,7 @@ use super::decode::decode;
 use super::link::{Link, ReadError};
 use super::plan::{plan, Item, ReadRequest, Target};
 use crate::config::Device;
+use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
 use crate::schedule::{is_due, next_slot, now_ms, sleep_until};
 use crate::stats::Stats;
@@ -29,7 +30,7 @@ pub struct DevicePoller {
     link: Arc<Mutex<Link>>,
     identity: Identity,
     stats: Arc<Stats>,
-    out: mpsc::Sender<Vec<Reading>>,
+    out: mpsc::Sender<Append>,
     /// Values read alone because a merged read over them was refused with exception 02.
     isolated: HashSet<Target>,
     plans: HashMap<Vec<usize>, Vec<ReadRequest>>,
@@ -41,7 +42,7 @@ pub struct DevicePoller {
 
 impl DevicePoller {
     /// A poller sending each cycle's readings to `out`.
-    pub fn new(device: Device, link: Arc<Mutex<Link>>, identity: Identity, stats: Arc<Stats>, out: mpsc::Sender<Vec<Reading>>) -> Self {
+    pub fn new(device: Device, link: Arc<Mutex<Link>>, identity: Identity, stats: Arc<Stats>, out: mpsc::Sender<Append>) -> Self {
         Self {
             device,
             link,
@@ -70,8 +71,9 @@ impl DevicePoller {
                 break;
             }
             let readings = self.cycle(slot).await;
-            if !readings.is_empty() && self.out.send(readings).await.is_err() {
-                warn!(device = %self.device.meter, "the sink has stopped; polling ends");
+            // Waits while the journal is full (block policy): polling pauses until sinks catch up.
+            if !readings.is_empty() && self.out.send(Append { readings, ack: None }).await.is_err() {
+                warn!(device = %self.device.meter, "the journal has stopped; polling ends");
                 break;
             }
             let next = next_slot(now_ms(), interval);

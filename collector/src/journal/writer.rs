@@ -1,0 +1,87 @@
+//! The journal's writer task: appends what sources send and syncs in groups, bounded by count and
+//! by delay. When the journal is full under the block policy it keeps the batch and retries, so
+//! its queue fills and sources, blocked on sending, stop polling until sinks catch up.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use readings::Reading;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{error, warn};
+
+use super::{Journal, JournalError};
+
+/// A batch for the journal; `ack` (if any) is answered once the batch is durable.
+pub struct Append {
+    pub readings: Vec<Reading>,
+    pub ack: Option<oneshot::Sender<()>>,
+}
+
+/// How often a full journal is retried.
+const FULL_RETRY: Duration = Duration::from_millis(200);
+
+/// Runs until every sender of `input` is gone, then syncs a last time. `durable` publishes the
+/// journal's durable end after every sync.
+pub async fn run(journal: Arc<Mutex<Journal>>, sync_records: usize, sync_delay: Duration, mut input: mpsc::Receiver<Append>, durable: watch::Sender<u64>) {
+    while let Some(first) = input.recv().await {
+        let deadline = Instant::now() + sync_delay;
+        let mut acks = Vec::new();
+        let mut unsynced = 0usize;
+        let mut next = Some(first);
+        while let Some(batch) = next.take() {
+            unsynced += batch.readings.len();
+            append(&journal, &batch.readings).await;
+            acks.extend(batch.ack);
+            if unsynced >= sync_records {
+                break;
+            }
+            next = tokio::select! {
+                b = input.recv() => b,
+                _ = tokio::time::sleep_until(deadline) => None,
+            };
+        }
+        let synced = tokio::task::block_in_place(|| {
+            let mut j = lock(&journal);
+
+            j.sync().map(|()| j.durable())
+        });
+        match synced {
+            Ok(end) => {
+                let _ = durable.send(end);
+                for ack in acks {
+                    let _ = ack.send(());
+                }
+            }
+            // Unacknowledged sources send again; the Modbus poller's readings stay in the file
+            // and become durable with the next successful sync.
+            Err(e) => error!(error = %e, "syncing the journal failed"),
+        }
+    }
+}
+
+/// The journal, even if a thread panicked holding it: its state is on disk, not in the lock.
+pub fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading]) {
+    let mut warned = false;
+    loop {
+        let result = tokio::task::block_in_place(|| lock(journal).append(readings));
+        match result {
+            Ok(_) => return,
+            Err(e @ JournalError::Full { .. }) => {
+                if !warned {
+                    warn!(error = %e, "journal full: holding new readings until the sinks catch up; polling pauses");
+                    warned = true;
+                }
+                tokio::time::sleep(FULL_RETRY).await;
+            }
+            Err(e) => {
+                error!(error = %e, readings = readings.len(), "appending to the journal failed; retrying");
+                tokio::time::sleep(FULL_RETRY).await;
+            }
+        }
+    }
+}
