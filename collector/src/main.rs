@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::fmt::Write as _;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use collector::config::{Config, HumanDuration};
@@ -54,10 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config, run_for } => run(&config, run_for),
-        Command::Profiles => {
-            profiles();
-            Ok(())
-        }
+        Command::Profiles => profiles(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -111,17 +110,27 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
 
 fn check(path: &std::path::Path) -> anyhow::Result<()> {
     let config = load(path)?;
-    println!("config {} is valid", path.display());
-    println!("gateway: enterprise {} site {}", config.enterprise, config.site);
-    println!(
+    let mut out = String::new();
+    writeln!(out, "config {} is valid", path.display())?;
+    writeln!(out, "gateway: enterprise {} site {}", config.enterprise, config.site)?;
+    writeln!(out, 
         "store:   {} (Parquet, a file every {} readings or {})",
         config.store_dir().display(),
         config.parquet.max_rows,
         config.parquet.max_age
-    );
+    )?;
+    writeln!(
+        out,
+        "journal: {} (budget {} bytes, when full: {}, fsync every {} readings or {})",
+        config.journal_dir().display(),
+        config.journal.budget_bytes,
+        config.journal.when_full.as_str(),
+        config.journal.sync_records,
+        config.journal.sync_delay
+    )?;
     for d in &config.devices {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(out, 
             "device {} at {} unit {}: {}, every {}, timeout {}, {} retries, at most {} registers a request, gaps up to {}",
             d.meter,
             d.endpoint,
@@ -132,11 +141,11 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             d.retries,
             d.limits.max_registers,
             d.limits.max_gap
-        );
-        println!(
+        )?;
+        writeln!(out, 
             "  {:<24} {:<24} {:<12} {:<8} {:<8} {:>6} {:<4} {:<5} {:>8} {:<12} {:>6}",
             "point", "quantity", "medium", "kind", "table", "addr", "type", "order", "scale", "unit", "every"
-        );
+        )?;
         for (i, p) in d.map.points.iter().enumerate() {
             let unit = if p.unit == p.quantity.canonical_unit() {
                 p.unit.to_string()
@@ -147,7 +156,7 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
                 Some((s, _, _)) => format!("{}*{}", p.scale, d.map.scale_registers[s].name),
                 None => p.scale.to_string(),
             };
-            println!(
+            writeln!(out, 
                 "  {:<24} {:<24} {:<12} {:<8} {:<8} {:>6} {:<4} {:<5} {:>8} {:<12} {:>6}",
                 p.name,
                 p.quantity.to_string(),
@@ -160,7 +169,7 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
                 scale,
                 unit,
                 HumanDuration(std::time::Duration::from_millis(d.point_interval_ms[i])).to_string()
-            );
+            )?;
         }
         let mut intervals: Vec<u64> = d.point_interval_ms.clone();
         intervals.sort_unstable();
@@ -178,24 +187,27 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             }
             items.dedup_by_key(|i| i.target);
             let requests = plan(&items, d.limits, &Default::default());
-            println!(
+            writeln!(out, 
                 "  cycle every {}: {} values in {} request(s)",
                 HumanDuration(std::time::Duration::from_millis(every)),
                 items.len(),
                 requests.len()
-            );
+            )?;
             for r in requests {
-                println!("    {r}");
+                writeln!(out, "    {r}")?;
             }
         }
     }
+    emit(&out);
     Ok(())
 }
 
-fn profiles() {
+fn profiles() -> anyhow::Result<()> {
+    let mut out = String::new();
     for (name, _) in collector::modbus::profile::BUILTIN {
         match collector::modbus::profile::Profile::builtin(name) {
-            Some(Ok(p)) => println!(
+            Some(Ok(p)) => writeln!(
+                out,
                 "{:<22} {:<28} {:<36} {:>3} points  {}",
                 name,
                 p.meta.vendor,
@@ -203,8 +215,16 @@ fn profiles() {
                 p.map.points.len(),
                 if p.meta.verified { "verified" } else { "unverified: check against the manual" }
             ),
-            Some(Err(e)) => println!("{name}: invalid: {e:?}"),
-            None => {}
-        }
+            Some(Err(e)) => writeln!(out, "{name}: invalid: {e:?}"),
+            None => Ok(()),
+        }?;
     }
+    emit(&out);
+    Ok(())
+}
+
+/// Prints a command's whole output; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -29,6 +29,16 @@ pub enum FullPolicy {
     DropOldest,
 }
 
+impl FullPolicy {
+    /// The spelling used in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FullPolicy::Block => "block",
+            FullPolicy::DropOldest => "drop_oldest",
+        }
+    }
+}
+
 /// Journal settings (`[journal]` in the config).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
