@@ -16,8 +16,13 @@ use crate::journal::{self, Journal};
 use crate::modbus::link::Link;
 use crate::modbus::poller::DevicePoller;
 use crate::normalise::Identity;
-use crate::sink;
+use crate::sink::driver::{self, Batching};
+use crate::sink::influxdb::InfluxSink;
+use crate::sink::parquet::ParquetSink;
 use crate::stats::{Stats, Summary};
+
+/// How long sinks keep retrying at shutdown before leaving readings in the journal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Polls every device of `config` into the store until `shutdown` completes, then writes what is
 /// buffered and returns the counters (which `stats` shows live meanwhile).
@@ -28,7 +33,8 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
     let journal_dir = config.journal_dir();
-    let (journal, recovery) = Journal::open(&journal_dir, config.journal.clone(), &[sink::parquet::NAME])
+    let sink_names = config.sink_names();
+    let (journal, recovery) = Journal::open(&journal_dir, config.journal.clone(), &sink_names)
         .with_context(|| format!("opening the journal at {}", journal_dir.display()))?;
     if recovery.records > 0 || !recovery.cuts.is_empty() {
         info!(readings = recovery.records, segments = recovery.segments, "journal holds readings not yet delivered; delivering them first");
@@ -53,7 +59,19 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         rx,
         durable_tx,
     ));
-    let sink_task = tokio::spawn(sink::parquet::run(Arc::clone(&store), config.parquet.clone(), Arc::clone(&stats), Arc::clone(&journal), durable_rx));
+    let mut sinks = Vec::new();
+    if config.parquet.enabled {
+        let batching = Batching { max_rows: config.parquet.max_rows, max_age: config.parquet.max_age.0, shutdown_grace: SHUTDOWN_GRACE };
+        let parquet = ParquetSink::new(Arc::clone(&store));
+        sinks.push(tokio::spawn(driver::run(parquet, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone())));
+    }
+    if let Some(influx) = &config.influxdb {
+        let batching = Batching { max_rows: influx.max_rows, max_age: influx.max_age.0, shutdown_grace: SHUTDOWN_GRACE };
+        info!(url = %influx.write_url, "InfluxDB sink");
+        let sink = InfluxSink::new(influx.clone(), config.dead_letter_dir()).context("building the InfluxDB client")?;
+        sinks.push(tokio::spawn(driver::run(sink, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone())));
+    }
+    drop(durable_rx);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut links: BTreeMap<_, Arc<Mutex<Link>>> = BTreeMap::new();
@@ -81,12 +99,14 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         p.await.context("a device poller failed")?;
     }
     writer.await.context("the journal writer failed")?;
-    sink_task.await.context("the Parquet sink failed")?;
+    for s in sinks {
+        s.await.context("a sink failed")?;
+    }
     let j = journal::writer::lock(&journal);
     stats.journal(|c| {
         c.bytes = j.disk_bytes();
         c.dropped = j.dropped();
-        c.undelivered = j.durable().saturating_sub(j.cursor(sink::parquet::NAME).unwrap_or(0));
+        c.undelivered = sink_names.iter().map(|n| j.durable().saturating_sub(j.cursor(n).unwrap_or(0))).max().unwrap_or(0);
     });
     Ok(stats.snapshot())
 }

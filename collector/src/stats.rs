@@ -28,7 +28,7 @@ pub struct DeviceCounters {
 #[derive(Debug, Default)]
 pub struct Stats {
     devices: Mutex<BTreeMap<String, DeviceCounters>>,
-    sink: Mutex<SinkCounters>,
+    sinks: Mutex<BTreeMap<String, SinkCounters>>,
     journal: Mutex<JournalCounters>,
 }
 
@@ -47,12 +47,15 @@ pub struct JournalCounters {
     pub undelivered: u64,
 }
 
-/// Counters of the Parquet sink.
+/// Counters of one sink.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SinkCounters {
-    pub files: u64,
+    pub batches: u64,
     pub readings: u64,
-    pub write_failures: u64,
+    /// Failed delivery attempts (each retried).
+    pub failures: u64,
+    /// Readings set aside as undeliverable (dead-lettered).
+    pub dead_lettered: u64,
 }
 
 impl Stats {
@@ -62,9 +65,10 @@ impl Stats {
         f(map.entry(device.to_owned()).or_default());
     }
 
-    /// Applies `f` to the sink's counters.
-    pub fn sink(&self, f: impl FnOnce(&mut SinkCounters)) {
-        f(&mut self.sink.lock().unwrap_or_else(|p| p.into_inner()));
+    /// Applies `f` to the counters of sink `name`.
+    pub fn sink(&self, name: &str, f: impl FnOnce(&mut SinkCounters)) {
+        let mut map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        f(map.entry(name.to_owned()).or_default());
     }
 
     /// Applies `f` to the journal's counters.
@@ -76,7 +80,7 @@ impl Stats {
     pub fn snapshot(&self) -> Summary {
         Summary {
             devices: self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            sink: self.sink.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            sinks: self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             journal: self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
@@ -86,7 +90,7 @@ impl Stats {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub devices: BTreeMap<String, DeviceCounters>,
-    pub sink: SinkCounters,
+    pub sinks: BTreeMap<String, SinkCounters>,
     pub journal: JournalCounters,
 }
 
@@ -110,15 +114,18 @@ impl fmt::Display for Summary {
                 if failures.is_empty() { "-".to_owned() } else { failures.join(" ") }
             )?;
         }
-        writeln!(
+        write!(
             f,
             "journal: {} readings recovered at start, {} cut as corrupt ({} bytes), {} dropped when full, {} undelivered, {} bytes on disk",
             self.journal.recovered, self.journal.cut_readings, self.journal.cut_bytes, self.journal.dropped, self.journal.undelivered, self.journal.bytes
         )?;
-        write!(
-            f,
-            "parquet sink: {} readings in {} files, {} failed writes",
-            self.sink.readings, self.sink.files, self.sink.write_failures
-        )
+        for (name, s) in &self.sinks {
+            write!(
+                f,
+                "\nsink {name}: {} readings in {} batches, {} failed attempts, {} readings dead-lettered",
+                s.readings, s.batches, s.failures, s.dead_lettered
+            )?;
+        }
+        Ok(())
     }
 }

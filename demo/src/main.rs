@@ -84,7 +84,8 @@ async fn main() -> anyhow::Result<()> {
         let s = stats.snapshot();
         let good: u64 = s.devices.values().map(|c| c.readings_good).sum();
         let failed: u64 = s.devices.values().map(|c| c.request_failures).sum();
-        println!("  {elapsed:>3}/{} s: {good} good readings, {failed} failed requests, {} written", cli.seconds, s.sink.readings);
+        let written: u64 = s.sinks.values().map(|c| c.readings).sum();
+        println!("  {elapsed:>3}/{} s: {good} good readings, {failed} failed requests, {written} stored", cli.seconds);
     }
     let summary = collector.await.context("the collector task")??;
     println!("\ncollector summary:\n{summary}");

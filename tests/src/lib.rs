@@ -101,3 +101,102 @@ pub fn summary_row(stdout: &str, device: &str) -> Vec<String> {
 pub fn settle() {
     std::thread::sleep(Duration::from_millis(200));
 }
+
+/// A free TCP port on loopback (bound and released; good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Runs curl and returns its stdout (the tests' HTTP client for the servers' own APIs).
+pub fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl").args(["-sS", "--fail-with-body"]).args(args).output().expect("curl runs");
+    assert!(out.status.success(), "curl {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A server process on loopback with its data in a temporary directory, killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Debian's InfluxDB 1.x (`influxd`), on `port`, with database `energy` created.
+    pub fn influxdb(port: u16) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server { child: None, port, dir };
+        server.start_influxdb();
+        server
+    }
+
+    fn start_influxdb(&mut self) {
+        let d = self.dir.path().display().to_string();
+        let backup = free_port();
+        let config = format!(
+            "reporting-enabled = false\nbind-address = \"127.0.0.1:{backup}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n[monitor]\n  store-enabled = false\n[http]\n  bind-address = \"127.0.0.1:{}\"\n  log-enabled = false\n",
+            self.port
+        );
+        let path = self.dir.path().join("influxdb.conf");
+        std::fs::write(&path, config).expect("influxd config written");
+        let child = Command::new("influxd")
+            .args(["run", "-config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("influxd starts: run ./tests/run, which installs Debian's influxdb");
+        self.child = Some(child);
+        self.wait_until(&format!("http://127.0.0.1:{}/ping", self.port));
+        curl(&["-XPOST", &format!("http://127.0.0.1:{}/query", self.port), "--data-urlencode", "q=CREATE DATABASE energy"]);
+    }
+
+    /// VictoriaMetrics on `port`, de-duplicating points with the same series and timestamp.
+    pub fn victoria_metrics(port: u16) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().display()))
+            .arg("-dedup.minScrapeInterval=1ms")
+            .arg("-loggerLevel=ERROR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("victoria-metrics starts: run ./tests/run, which installs it");
+        let server = Server { child: Some(child), port, dir };
+        server.wait_until(&format!("http://127.0.0.1:{port}/health"));
+        server
+    }
+
+    fn wait_until(&self, url: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = Command::new("curl").args(["-sf", "-o", "/dev/null", url]).status().is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{url} did not answer within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (SIGKILL); its data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts a stopped InfluxDB again on the same port and data.
+    pub fn restart_influxdb(&mut self) {
+        self.stop();
+        self.start_influxdb();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -14,6 +14,7 @@ pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 
 use crate::journal::JournalConfig;
+use crate::sink::influxdb::{InfluxConfig, InfluxSpec};
 use crate::modbus::plan::{Limits, MAX_REGISTERS};
 use crate::modbus::profile::{PointSpec, Profile, RegisterMap, ScaleRegisterSpec};
 
@@ -48,6 +49,7 @@ struct StorageSection {
 struct SinksSection {
     #[serde(default)]
     parquet: ParquetSinkConfig,
+    influxdb: Option<InfluxSpec>,
 }
 
 /// When the Parquet sink writes a file.
@@ -185,6 +187,8 @@ pub struct Config {
     /// Absolute, or relative to the config file's directory as written.
     pub data_dir: PathBuf,
     pub parquet: ParquetSinkConfig,
+    /// The InfluxDB sink, when configured.
+    pub influxdb: Option<InfluxConfig>,
     pub journal: JournalConfig,
     pub devices: Vec<Device>,
 }
@@ -206,7 +210,7 @@ impl Config {
         let mut errors = Vec::new();
         let mut err = |key: String, msg: String| errors.push(ConfigError::new(&file, key, msg));
 
-        if !raw.sinks.parquet.enabled {
+        if !raw.sinks.parquet.enabled && raw.sinks.influxdb.is_none() {
             err("sinks.parquet.enabled".into(), "is false and no other sink is configured; readings would have nowhere to go".into());
         }
         if raw.sinks.parquet.max_rows == 0 {
@@ -327,6 +331,14 @@ impl Config {
             });
         }
         errors.extend(profile_errors);
+        let influxdb = match raw.sinks.influxdb.as_ref().map(|spec| spec.validate(&file, base)) {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => {
+                errors.extend(e);
+                None
+            }
+        };
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -336,6 +348,7 @@ impl Config {
             site: raw.gateway.site,
             data_dir: base.join(&raw.storage.data_dir),
             parquet: raw.sinks.parquet,
+            influxdb,
             journal: raw.journal,
             devices,
         })
@@ -344,6 +357,23 @@ impl Config {
     /// Where the journal lives.
     pub fn journal_dir(&self) -> PathBuf {
         self.data_dir.join("journal")
+    }
+
+    /// Where sinks set aside batches a server refused for good.
+    pub fn dead_letter_dir(&self) -> PathBuf {
+        self.data_dir.join("dead-letter")
+    }
+
+    /// Names of the enabled sinks, as the journal knows them.
+    pub fn sink_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.parquet.enabled {
+            names.push(crate::sink::parquet::ParquetSink::NAME);
+        }
+        if self.influxdb.is_some() {
+            names.push(crate::sink::influxdb::InfluxSink::NAME);
+        }
+        names
     }
 
     /// Where the Parquet store lives.

@@ -1,3 +1,5 @@
-//! Where readings go once normalised.
+//! Where readings go once journalled: each sink reads the journal at its own cursor.
 
+pub mod driver;
+pub mod influxdb;
 pub mod parquet;

@@ -1,0 +1,324 @@
+//! The InfluxDB sink: line protocol over HTTP, batched and gzipped, to InfluxDB 2's
+//! `/api/v2/write` (org, bucket, token) or to the v1-compatible `/write` that InfluxDB 1.x, 2.x
+//! (with a DBRP mapping) and 3.x all accept.
+//!
+//! Failures: connection errors, timeouts, 5xx and 429 are retried with exponential backoff and
+//! jitter (a `Retry-After` header wins); 400, 422 and other refusals of the data itself set the
+//! batch aside in `<data_dir>/dead-letter/` with the server's message; 401, 403 and 404 are
+//! configuration problems: retried (and logged), never dead-lettered, so fixing the token or
+//! creating the database delivers everything.
+
+pub mod line;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use readings::Reading;
+use serde::Deserialize;
+
+use super::driver::{Outcome, Sink};
+use crate::config::{ConfigError, HumanDuration};
+
+/// Which write API to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// `/write?db=&rp=`: InfluxDB 1.x, and 2.x/3.x through their v1 compatibility.
+    V1,
+    /// `/api/v2/write?org=&bucket=`: InfluxDB 2.x.
+    V2,
+}
+
+/// `[sinks.influxdb]` as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfluxSpec {
+    pub url: String,
+    pub api: Api,
+    pub database: Option<String>,
+    pub retention_policy: Option<String>,
+    pub org: Option<String>,
+    pub bucket: Option<String>,
+    /// Name of the environment variable holding the token.
+    pub token_env: Option<String>,
+    /// File holding the token.
+    pub token_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_measurement")]
+    pub measurement: String,
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    #[serde(default = "default_max_age")]
+    pub max_age: HumanDuration,
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    #[serde(default = "default_backoff")]
+    pub retry_backoff: HumanDuration,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+}
+
+fn default_measurement() -> String {
+    "reading".into()
+}
+fn default_max_rows() -> usize {
+    5000
+}
+fn default_max_age() -> HumanDuration {
+    HumanDuration(Duration::from_secs(1))
+}
+fn yes() -> bool {
+    true
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_millis(500))
+}
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+/// A token or password: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the sink authenticates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    None,
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
+
+/// The validated InfluxDB sink settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InfluxConfig {
+    /// The full write URL, query string included.
+    pub write_url: String,
+    pub auth: Auth,
+    pub measurement: String,
+    pub max_rows: usize,
+    pub max_age: HumanDuration,
+    pub gzip: bool,
+    pub timeout: HumanDuration,
+    pub retry_backoff: HumanDuration,
+    pub max_backoff: HumanDuration,
+}
+
+fn secret(file: &str, key: &str, env: &Option<String>, path: &Option<PathBuf>, base: &Path, errors: &mut Vec<ConfigError>) -> Option<Secret> {
+    match (env, path) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::new(file, key, "give the secret by environment variable or by file, not both"));
+            None
+        }
+        (Some(var), None) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret(v.trim().to_owned())),
+            _ => {
+                errors.push(ConfigError::new(file, format!("{key}_env"), format!("environment variable {var} is not set or empty")));
+                None
+            }
+        },
+        (None, Some(p)) => {
+            let p = base.join(p);
+            match std::fs::read_to_string(&p) {
+                Ok(v) if !v.trim().is_empty() => Some(Secret(v.trim().to_owned())),
+                Ok(_) => {
+                    errors.push(ConfigError::new(file, format!("{key}_file"), format!("{} is empty", p.display())));
+                    None
+                }
+                Err(e) => {
+                    errors.push(ConfigError::new(file, format!("{key}_file"), format!("cannot read {}: {e}", p.display())));
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+impl InfluxSpec {
+    /// Validates the section; secrets are read now, once. `base` anchors relative files.
+    pub fn validate(&self, file: &str, base: &Path) -> Result<InfluxConfig, Vec<ConfigError>> {
+        let key = |k: &str| format!("sinks.influxdb.{k}");
+        let mut errors = Vec::new();
+        let url = self.url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            errors.push(ConfigError::new(file, key("url"), format!("{:?} is not an http:// or https:// URL", self.url)));
+        }
+        let token = secret(file, &key("token"), &self.token_env, &self.token_file, base, &mut errors);
+        let password = secret(file, &key("password"), &self.password_env, &self.password_file, base, &mut errors);
+        let write_url = match self.api {
+            Api::V1 => {
+                let Some(db) = &self.database else {
+                    errors.push(ConfigError::new(file, key("database"), "is required with api = \"v1\""));
+                    return Err(errors);
+                };
+                let mut u = format!("{url}/write?db={}&precision=ms", encode_query(db));
+                if let Some(rp) = &self.retention_policy {
+                    u.push_str(&format!("&rp={}", encode_query(rp)));
+                }
+                u
+            }
+            Api::V2 => {
+                let (Some(org), Some(bucket)) = (&self.org, &self.bucket) else {
+                    errors.push(ConfigError::new(file, key("bucket"), "org and bucket are required with api = \"v2\""));
+                    return Err(errors);
+                };
+                format!("{url}/api/v2/write?org={}&bucket={}&precision=ms", encode_query(org), encode_query(bucket))
+            }
+        };
+        let auth = match (token, &self.username, password) {
+            (Some(t), None, None) => Auth::Token(t),
+            (None, Some(u), Some(p)) => Auth::Basic { username: u.clone(), password: p },
+            (None, None, None) => Auth::None,
+            _ => {
+                errors.push(ConfigError::new(file, key("username"), "use a token, or a username with a password, not a mix"));
+                Auth::None
+            }
+        };
+        if self.max_rows == 0 {
+            errors.push(ConfigError::new(file, key("max_rows"), "is 0; it must be at least 1"));
+        }
+        if self.measurement.is_empty() {
+            errors.push(ConfigError::new(file, key("measurement"), "is empty"));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(InfluxConfig {
+            write_url,
+            auth,
+            measurement: self.measurement.clone(),
+            max_rows: self.max_rows,
+            max_age: self.max_age,
+            gzip: self.gzip,
+            timeout: self.timeout,
+            retry_backoff: self.retry_backoff,
+            max_backoff: self.max_backoff,
+        })
+    }
+}
+
+/// Writes batches to InfluxDB.
+pub struct InfluxSink {
+    config: InfluxConfig,
+    client: reqwest::Client,
+    dead_letter: PathBuf,
+    attempt: u32,
+}
+
+impl InfluxSink {
+    /// The sink's name in the journal.
+    pub const NAME: &'static str = "influxdb";
+
+    /// A sink for `config`; undeliverable batches go under `dead_letter`.
+    pub fn new(config: InfluxConfig, dead_letter: PathBuf) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(config.timeout.0).build()?;
+        Ok(Self { config, client, dead_letter, attempt: 0 })
+    }
+
+    fn backoff(&self) -> Duration {
+        let base = self.config.retry_backoff.0.saturating_mul(1 << self.attempt.min(16));
+        let capped = base.min(self.config.max_backoff.0);
+        capped + Duration::from_millis(fastrand::u64(0..=capped.as_millis() as u64 / 2))
+    }
+
+    fn set_aside(&self, body: &str, status: u16, message: &str) -> Result<PathBuf, std::io::Error> {
+        std::fs::create_dir_all(&self.dead_letter)?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let path = self.dead_letter.join(format!("influxdb-{stamp}.lp"));
+        let mut f = std::fs::File::create(&path)?;
+        writeln!(f, "# refused with HTTP {status}: {}", message.replace('\n', " "))?;
+        f.write_all(body.as_bytes())?;
+        f.sync_all()?;
+        Ok(path)
+    }
+}
+
+impl Sink for InfluxSink {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn deliver(&mut self, batch: &[Reading]) -> Outcome {
+        let mut body = String::with_capacity(batch.len() * 160);
+        for r in batch {
+            line::encode(&self.config.measurement, r, &mut body);
+        }
+        let mut request = self.client.post(&self.config.write_url).header("Content-Type", "text/plain; charset=utf-8");
+        request = match &self.config.auth {
+            Auth::None => request,
+            Auth::Token(t) => request.header("Authorization", format!("Token {}", t.0)),
+            Auth::Basic { username, password } => request.basic_auth(username, Some(&password.0)),
+        };
+        request = if self.config.gzip {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let compressed = gz.write_all(body.as_bytes()).and_then(|()| gz.finish());
+            match compressed {
+                Ok(bytes) => request.header("Content-Encoding", "gzip").body(bytes),
+                Err(_) => request.body(body.clone()),
+            }
+        } else {
+            request.body(body.clone())
+        };
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let after = self.backoff();
+                self.attempt += 1;
+                // reqwest's Display omits the cause (connection refused, timed out): keep it.
+                let mut reason = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    reason.push_str(": ");
+                    reason.push_str(&s.to_string());
+                    source = s.source();
+                }
+                return Outcome::Retry { after, reason };
+            }
+        };
+        let status = response.status();
+        if status.is_success() {
+            self.attempt = 0;
+            return Outcome::Delivered;
+        }
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let message: String = response.text().await.unwrap_or_default().chars().take(2000).collect();
+        let code = status.as_u16();
+        if status.is_server_error() || matches!(code, 401 | 403 | 404 | 408 | 429) {
+            let after = retry_after.unwrap_or_else(|| self.backoff());
+            self.attempt += 1;
+            return Outcome::Retry { after, reason: format!("HTTP {code}: {}", message.trim()) };
+        }
+        // The data itself was refused and sending it again cannot help.
+        self.attempt = 0;
+        match self.set_aside(&body, code, &message) {
+            Ok(path) => Outcome::SetAside { reason: format!("HTTP {code}: {} (batch in {})", message.trim(), path.display()) },
+            Err(e) => Outcome::Retry { after: self.backoff(), reason: format!("HTTP {code}, and writing the dead-letter file failed: {e}") },
+        }
+    }
+}

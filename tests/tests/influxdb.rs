@@ -1,0 +1,125 @@
+//! The InfluxDB sink against real servers on loopback: Debian's InfluxDB 1.x through the
+//! v1-compatible `/write` (read back exactly through `/query`), and VictoriaMetrics through the
+//! v2 `/api/v2/write` (read back through its export API).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use e2e::{curl, device, free_port, run_collector, write_config, Server, Sim};
+use readings::Reading;
+
+type Key = (i64, String, String); // time ms, meter, quantity
+
+fn parquet_readings(dir: &std::path::Path) -> BTreeMap<Key, Reading> {
+    readings::store::read_range(&dir.join("data/readings"), DateTime::from_timestamp(0, 0).unwrap(), Utc::now())
+        .unwrap()
+        .into_iter()
+        .map(|r| ((r.time.timestamp_millis(), r.meter.to_string(), r.quantity.to_string()), r))
+        .collect()
+}
+
+/// Every point InfluxDB 1.x holds, as (value, quality) by key.
+fn influx_points(port: u16) -> BTreeMap<Key, (Option<f64>, String)> {
+    let body = curl(&[
+        "-G",
+        &format!("http://127.0.0.1:{port}/query"),
+        "--data-urlencode",
+        "db=energy",
+        "--data-urlencode",
+        "epoch=ms",
+        "--data-urlencode",
+        "q=SELECT time, meter, quantity, value, quality FROM reading",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut out = BTreeMap::new();
+    let Some(series) = json["results"][0]["series"].as_array() else { return out };
+    for s in series {
+        for v in s["values"].as_array().unwrap() {
+            let key = (v[0].as_i64().unwrap(), v[1].as_str().unwrap().to_owned(), v[2].as_str().unwrap().to_owned());
+            out.insert(key, (v[3].as_f64(), v[4].as_str().unwrap().to_owned()));
+        }
+    }
+    out
+}
+
+fn influx_sink(port: u16) -> String {
+    format!("max_age = \"1s\"\n\n[sinks.influxdb]\nurl = \"http://127.0.0.1:{port}\"\napi = \"v1\"\ndatabase = \"energy\"\nmax_age = \"500ms\"\nretry_backoff = \"200ms\"\nmax_backoff = \"1s\"")
+}
+
+fn assert_same(parquet: &BTreeMap<Key, Reading>, influx: &BTreeMap<Key, (Option<f64>, String)>) {
+    assert!(!parquet.is_empty());
+    let missing: Vec<&Key> = parquet.keys().filter(|k| !influx.contains_key(*k)).collect();
+    let extra: Vec<&Key> = influx.keys().filter(|k| !parquet.contains_key(*k)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing in InfluxDB: {missing:?}\nonly in InfluxDB: {extra:?}");
+    for (k, r) in parquet {
+        let (value, quality) = &influx[k];
+        assert_eq!(*value, r.value, "{k:?}: floats must be exact");
+        assert_eq!(quality, r.quality.as_str(), "{k:?}");
+    }
+}
+
+#[test]
+fn influxdb_v1_holds_exactly_what_the_parquet_store_holds() {
+    let server = Server::influxdb(free_port());
+    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=0.3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let devices = [device("incomer", sim.port(), 1, "eastron_sdm630", "1s", ""), device("water", sim.port(), 2, "tuf2000m", "1s", "")];
+    let config = write_config(dir.path(), &influx_sink(server.port), &devices);
+    let out = run_collector(&config, "3500ms");
+    assert!(out.status.success());
+    let parquet = parquet_readings(dir.path());
+    assert!(parquet.values().any(|r| r.value.is_none()), "the refused polls are there too");
+    assert_same(&parquet, &influx_points(server.port));
+}
+
+#[test]
+fn influxdb_down_for_a_while_ends_with_every_reading() {
+    let port = free_port();
+    let mut server = Server::influxdb(port);
+    server.stop();
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &influx_sink(port), &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let collector = std::thread::spawn(move || run_collector(&config, "9s"));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    server.restart_influxdb();
+    let out = collector.join().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let sink = stdout.lines().find(|l| l.starts_with("sink influxdb:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(!sink.contains(" 0 failed attempts"), "the server was down, so attempts failed: {sink}");
+    assert_same(&parquet_readings(dir.path()), &influx_points(port));
+}
+
+#[test]
+fn victoria_metrics_through_the_v2_api() {
+    let server = Server::victoria_metrics(free_port());
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!(
+        "max_age = \"1s\"\n\n[sinks.influxdb]\nurl = \"http://127.0.0.1:{}\"\napi = \"v2\"\norg = \"plant\"\nbucket = \"energy\"\nmax_age = \"500ms\"",
+        server.port
+    );
+    let config = write_config(dir.path(), &sink, &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    assert!(run_collector(&config, "3500ms").status.success());
+    let parquet = parquet_readings(dir.path());
+
+    curl(&[&format!("http://127.0.0.1:{}/internal/force_flush", server.port)]);
+    let export = curl(&["-G", &format!("http://127.0.0.1:{}/api/v1/export", server.port), "--data-urlencode", "match[]={__name__=\"reading_value\"}"]);
+    let mut got: BTreeMap<Key, f64> = BTreeMap::new();
+    for line in export.lines().filter(|l| !l.is_empty()) {
+        let j: serde_json::Value = serde_json::from_str(line).unwrap();
+        let meter = j["metric"]["meter"].as_str().unwrap().to_owned();
+        let quantity = j["metric"]["quantity"].as_str().unwrap().to_owned();
+        for (t, v) in j["timestamps"].as_array().unwrap().iter().zip(j["values"].as_array().unwrap()) {
+            got.insert((t.as_i64().unwrap(), meter.clone(), quantity.clone()), v.as_f64().unwrap());
+        }
+    }
+    let with_value: BTreeMap<&Key, f64> = parquet.iter().filter_map(|(k, r)| r.value.map(|v| (k, v))).collect();
+    assert_eq!(got.len(), with_value.len(), "one point per stored value, no duplicates");
+    for (k, v) in with_value {
+        let g = got.get(k).unwrap_or_else(|| panic!("{k:?} not in VictoriaMetrics"));
+        // VictoriaMetrics keeps about 13 significant digits.
+        assert!((g - v).abs() <= 1e-11 * v.abs().max(1.0), "{k:?}: {g} vs {v}");
+    }
+}
