@@ -119,6 +119,27 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
         config.parquet.max_rows,
         config.parquet.max_age
     )?;
+    if !config.parquet.enabled {
+        writeln!(out, "         (the Parquet sink is disabled)")?;
+    }
+    if let Some(influx) = &config.influxdb {
+        writeln!(
+            out,
+            "influxdb: POST {} ({}, a batch every {} readings or {}, gzip {}, timeout {}, backoff {} up to {})",
+            influx.write_url,
+            match influx.auth {
+                collector::sink::influxdb::Auth::None => "no auth",
+                collector::sink::influxdb::Auth::Token(_) => "token auth",
+                collector::sink::influxdb::Auth::Basic { .. } => "basic auth",
+            },
+            influx.max_rows,
+            influx.max_age,
+            if influx.gzip { "on" } else { "off" },
+            influx.timeout,
+            influx.retry_backoff,
+            influx.max_backoff
+        )?;
+    }
     writeln!(
         out,
         "journal: {} (budget {} bytes, when full: {}, fsync every {} readings or {})",

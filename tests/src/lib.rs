@@ -200,3 +200,77 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// What the fault proxy does with the n-th write request (counting from 0).
+pub type Plan = fn(usize) -> Option<(u16, &'static str)>;
+
+/// An HTTP proxy in front of a server that answers some requests itself (with the status and
+/// body `plan` gives) and forwards the rest: a server that fails for a while, or refuses a batch.
+pub struct FaultProxy {
+    pub port: u16,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FaultProxy {
+    /// Listens on a free port and forwards to `upstream` on loopback.
+    pub fn start(upstream: u16, plan: Plan) -> FaultProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy binds");
+        let port = listener.local_addr().expect("address").port();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut client) = stream else { continue };
+                // One request per connection: read the head, then the body by Content-Length.
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 65536];
+                let head_end = loop {
+                    match client.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                    if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                };
+                let Some(head_end) = head_end else { continue };
+                let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                    .unwrap_or(0);
+                while raw.len() < head_end + length {
+                    match client.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if let Some((status, body)) = plan(n) {
+                    let reply = format!(
+                        "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(reply.as_bytes());
+                    continue;
+                }
+                // Forward, asking the server to close so its answer ends at EOF.
+                let request = String::from_utf8_lossy(&raw[..head_end])
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty())
+                    .map(|l| format!("{l}\r\n"))
+                    .collect::<String>()
+                    + "Connection: close\r\n\r\n";
+                let Ok(mut server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let _ = server.write_all(request.as_bytes());
+                let _ = server.write_all(&raw[head_end..]);
+                let mut answer = Vec::new();
+                let _ = server.read_to_end(&mut answer);
+                let _ = client.write_all(&answer);
+            }
+        });
+        FaultProxy { port, requests }
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use e2e::{curl, device, free_port, run_collector, write_config, Server, Sim};
+use e2e::{curl, device, free_port, run_collector, write_config, FaultProxy, Server, Sim};
 use readings::Reading;
 
 type Key = (i64, String, String); // time ms, meter, quantity
@@ -122,4 +122,82 @@ fn victoria_metrics_through_the_v2_api() {
         // VictoriaMetrics keeps about 13 significant digits.
         assert!((g - v).abs() <= 1e-11 * v.abs().max(1.0), "{k:?}: {g} vs {v}");
     }
+}
+
+#[test]
+fn influxdb_answering_500_then_recovering_ends_with_every_reading() {
+    let server = Server::influxdb(free_port());
+    // The first five writes fail with 500 (and a Retry-After of 1 s).
+    let proxy = FaultProxy::start(server.port, |n| (n < 5).then_some((500, "{\"error\":\"injected: engine busy\"}")));
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &influx_sink(proxy.port), &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let out = run_collector(&config, "8s");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("5 failed attempts, 0 readings dead-lettered"), "{stdout}");
+    assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
+}
+
+#[test]
+fn a_batch_the_server_refuses_is_dead_lettered_and_the_rest_delivered() {
+    let server = Server::influxdb(free_port());
+    // The second write is refused as bad data; everything else goes through.
+    let proxy = FaultProxy::start(server.port, |n| (n == 1).then_some((400, "{\"error\":\"injected: unable to parse points\"}")));
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &influx_sink(proxy.port), &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let out = run_collector(&config, "4500ms");
+    assert!(out.status.success());
+
+    let dead_dir = dir.path().join("data/dead-letter");
+    let files: Vec<_> = std::fs::read_dir(&dead_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.starts_with("# refused with HTTP 400: {\"error\":\"injected: unable to parse points\"}"), "{text}");
+    // The dead-lettered lines plus what InfluxDB holds are exactly what the store holds.
+    let mut set_aside: BTreeMap<Key, ()> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let tags = line.split(' ').next().unwrap();
+        let tag = |k: &str| tags.split(',').find_map(|t| t.strip_prefix(&format!("{k}="))).unwrap().to_owned();
+        let time: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        set_aside.insert((time, tag("meter"), tag("quantity")), ());
+    }
+    assert!(!set_aside.is_empty());
+    let parquet = parquet_readings(dir.path());
+    let influx = influx_points(server.port);
+    assert!(set_aside.keys().all(|k| !influx.contains_key(k) && parquet.contains_key(k)));
+    let delivered: BTreeMap<Key, Reading> = parquet.into_iter().filter(|(k, _)| !set_aside.contains_key(k)).collect();
+    assert_same(&delivered, &influx);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("{} readings dead-lettered", set_aside.len())), "{stdout}");
+}
+
+#[test]
+fn sigkill_mid_stream_then_restart_leaves_influxdb_exact() {
+    let server = Server::influxdb(free_port());
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    // InfluxDB batches every 500 ms; the Parquet sink only at shutdown, so the kill leaves it behind.
+    let sink = format!(
+        "max_age = \"1h\"\nmax_rows = 1000000\n\n[sinks.influxdb]\nurl = \"http://127.0.0.1:{}\"\napi = \"v1\"\ndatabase = \"energy\"\nmax_age = \"500ms\"",
+        server.port
+    );
+    let config = write_config(dir.path(), &sink, &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let mut first = std::process::Command::new(e2e::bin("collector"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(4300));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!influx_points(server.port).is_empty(), "InfluxDB got batches before the kill");
+    let out = run_collector(&config, "2s");
+    assert!(out.status.success());
+    // Parquet got everything from the journal at the restart; InfluxDB, replayed from its own
+    // cursor, holds exactly the same points: replays overwrote, they did not add.
+    assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
 }

@@ -322,3 +322,39 @@ impl Sink for InfluxSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: &str) -> InfluxSpec {
+        crate::config::error::parse_toml("x.toml", &format!("url = \"http://127.0.0.1:8086/\"\n{extra}")).unwrap()
+    }
+
+    #[test]
+    fn write_urls_for_both_apis() {
+        let v1 = spec("api = \"v1\"\ndatabase = \"energy data\"\nretention_policy = \"autogen\"").validate("x.toml", Path::new(".")).unwrap();
+        assert_eq!(v1.write_url, "http://127.0.0.1:8086/write?db=energy%20data&precision=ms&rp=autogen");
+        let v2 = spec("api = \"v2\"\norg = \"plant\"\nbucket = \"energy\"").validate("x.toml", Path::new(".")).unwrap();
+        assert_eq!(v2.write_url, "http://127.0.0.1:8086/api/v2/write?org=plant&bucket=energy&precision=ms");
+    }
+
+    #[test]
+    fn a_token_from_a_file_never_shows_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "s3cr3t-token\n").unwrap();
+        let c = spec("api = \"v2\"\norg = \"o\"\nbucket = \"b\"\ntoken_file = \"token\"").validate("x.toml", dir.path()).unwrap();
+        assert_eq!(c.auth, Auth::Token(Secret("s3cr3t-token".into())));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn missing_settings_are_named() {
+        let errs = spec("api = \"v1\"").validate("x.toml", Path::new(".")).unwrap_err();
+        assert_eq!(errs[0].to_string(), "x.toml: sinks.influxdb.database: is required with api = \"v1\"");
+        let errs = spec("api = \"v2\"\norg = \"o\"\nbucket = \"b\"\ntoken_file = \"/nonexistent/token\"").validate("x.toml", Path::new(".")).unwrap_err();
+        assert!(errs[0].to_string().starts_with("x.toml: sinks.influxdb.token_file: cannot read /nonexistent/token:"), "{}", errs[0]);
+    }
+}
