@@ -201,3 +201,25 @@ fn sigkill_mid_stream_then_restart_leaves_influxdb_exact() {
     // cursor, holds exactly the same points: replays overwrote, they did not add.
     assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
 }
+
+#[test]
+fn sigterm_with_influxdb_down_exits_and_keeps_the_readings_in_the_journal() {
+    let nothing_there = free_port();
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &influx_sink(nothing_there), &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let started = std::time::Instant::now();
+    let out = run_collector(&config, "2s");
+    // The sink gives up retrying after the shutdown grace (5 s) instead of hanging.
+    assert!(out.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "{:?}", started.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let journal = stdout.lines().find(|l| l.starts_with("journal:")).unwrap_or_else(|| panic!("{stdout}"));
+    let undelivered: u64 = journal.split(", ").find_map(|p| p.strip_suffix(" undelivered")).and_then(|n| n.parse().ok()).unwrap();
+    assert_eq!(undelivered as usize, parquet_readings(dir.path()).len(), "{journal}");
+
+    // With InfluxDB back, the next run delivers what the journal kept.
+    let server = Server::influxdb(nothing_there);
+    assert!(run_collector(&config, "1500ms").status.success());
+    assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
+}

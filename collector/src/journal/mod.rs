@@ -310,8 +310,12 @@ impl Journal {
             let mut file = File::open(&seg.path).map_err(io(&seg.path))?;
             file.seek(SeekFrom::Start(pos.offset)).map_err(io(&seg.path))?;
             let mut bytes = Vec::new();
-            // Only bytes of durable records: the active segment may hold a partly written batch.
-            file.take(seg.bytes - pos.offset).read_to_end(&mut bytes).map_err(io(&seg.path))?;
+            // Only bytes of durable records (the active segment may hold a partly written batch),
+            // and about what `max` records take, not the rest of the segment: a record that
+            // straddles the end is read by the next call.
+            let remaining = seg.bytes - pos.offset;
+            let chunk = ((max - out.len()) as u64).saturating_mul(256).max(codec::MAX_RECORD as u64 * 2).min(remaining);
+            file.take(chunk).read_to_end(&mut bytes).map_err(io(&seg.path))?;
             let mut at = 0;
             while out.len() < max {
                 match codec::decode(&bytes[at..]) {
@@ -496,6 +500,26 @@ mod tests {
         let back = read_all(&j, "parquet");
         assert_eq!(back.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
         assert_eq!(back[0].1, batch(4, 1)[0]);
+    }
+
+    #[test]
+    fn small_reads_across_chunk_boundaries_miss_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+        j.append(&batch(0, 5000)).unwrap();
+        j.sync().unwrap();
+        assert!(j.disk_bytes() > 3 * codec::MAX_RECORD as u64 * 2, "records straddle several read chunks");
+        let mut pos = ReadPos::at(0);
+        let mut seqs = Vec::new();
+        loop {
+            let got = j.read(&mut pos, 97).unwrap();
+            if got.is_empty() {
+                break;
+            }
+            assert!(got.len() <= 97);
+            seqs.extend(got.iter().map(|(s, _)| *s));
+        }
+        assert_eq!(seqs, (0..5000).collect::<Vec<u64>>());
     }
 
     #[test]

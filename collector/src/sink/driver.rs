@@ -78,7 +78,7 @@ pub async fn run<S: Sink>(mut sink: S, batching: Batching, stats: Arc<Stats>, jo
         }
         let due = buffer.len() >= batching.max_rows || closing.is_some() || oldest.is_some_and(|t| t.elapsed() >= batching.max_age);
         if due && !buffer.is_empty() {
-            if !deliver(&mut sink, &buffer, &stats, closing, batching.shutdown_grace).await {
+            if !deliver(&mut sink, &buffer, &stats, &mut durable, &mut closing, batching.shutdown_grace).await {
                 // Shutdown with the batch undelivered: it stays in the journal.
                 warn!(sink = name, readings = buffer.len(), "shutting down with readings undelivered; they stay in the journal for the next start");
                 return;
@@ -101,8 +101,16 @@ pub async fn run<S: Sink>(mut sink: S, batching: Batching, stats: Arc<Stats>, jo
     }
 }
 
-/// Delivers `batch`, retrying as the sink asks; false if shutdown's grace ran out first.
-async fn deliver<S: Sink>(sink: &mut S, batch: &[Reading], stats: &Stats, closing: Option<Instant>, grace: Duration) -> bool {
+/// Delivers `batch`, retrying as the sink asks; false if shutdown's grace ran out first. Notices
+/// shutdown (the journal writer stopping) while it waits between attempts.
+async fn deliver<S: Sink>(
+    sink: &mut S,
+    batch: &[Reading],
+    stats: &Stats,
+    durable: &mut watch::Receiver<u64>,
+    closing: &mut Option<Instant>,
+    grace: Duration,
+) -> bool {
     let name = sink.name();
     let mut failures = 0u32;
     loop {
@@ -129,10 +137,20 @@ async fn deliver<S: Sink>(sink: &mut S, batch: &[Reading], stats: &Stats, closin
                 if failures == 1 || failures.is_power_of_two() {
                     warn!(sink = name, failures, retry_in = ?after, reason = %reason, "delivery failed; retrying");
                 }
-                if closing.is_some_and(|t| t.elapsed() + after > grace) {
-                    return false;
+                let until = tokio::time::Instant::now() + after;
+                loop {
+                    if closing.is_some_and(|t| t.elapsed() + until.saturating_duration_since(tokio::time::Instant::now()) > grace) {
+                        return false;
+                    }
+                    if closing.is_some() {
+                        tokio::time::sleep_until(until).await;
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until) => break,
+                        changed = durable.changed() => if changed.is_err() { *closing = Some(Instant::now()) },
+                    }
                 }
-                tokio::time::sleep(after).await;
             }
         }
     }
