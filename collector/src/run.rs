@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex as StdMutex;
 
 use anyhow::Context as _;
@@ -50,14 +51,19 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let durable_end = journal.durable();
     let journal = Arc::new(StdMutex::new(journal));
     let (durable_tx, durable_rx) = watch::channel(durable_end);
-    // Small: a full journal (block policy) must make pollers wait soon, not after a large queue.
-    let (tx, rx) = mpsc::channel(64);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let journal_full = Arc::new(AtomicBool::new(false));
+    // Small: what is queued here when the journal fills waits for room (or is lost at shutdown).
+    let (tx, rx) = mpsc::channel(16);
     let writer = tokio::spawn(journal::writer::run(
         Arc::clone(&journal),
         config.journal.sync_records,
         config.journal.sync_delay.0,
         rx,
         durable_tx,
+        stop_rx.clone(),
+        Arc::clone(&stats),
+        Arc::clone(&journal_full),
     ));
     let mut sinks = Vec::new();
     if config.parquet.enabled {
@@ -73,7 +79,6 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     }
     drop(durable_rx);
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut links: BTreeMap<_, Arc<Mutex<Link>>> = BTreeMap::new();
     let mut pollers = Vec::new();
     for device in config.devices {
@@ -86,7 +91,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
             points = device.map.points.len(),
             "polling"
         );
-        let poller = DevicePoller::new(device, Arc::clone(link), identity.clone(), Arc::clone(&stats), tx.clone());
+        let poller = DevicePoller::new(device, Arc::clone(link), identity.clone(), Arc::clone(&stats), tx.clone(), Arc::clone(&journal_full));
         pollers.push(tokio::spawn(poller.run(stop_rx.clone())));
     }
     drop(tx);
@@ -105,7 +110,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let j = journal::writer::lock(&journal);
     stats.journal(|c| {
         c.bytes = j.disk_bytes();
-        c.dropped = j.dropped();
+        c.dropped += j.dropped();
         c.undelivered = sink_names.iter().map(|n| j.durable().saturating_sub(j.cursor(n).unwrap_or(0))).max().unwrap_or(0);
     });
     Ok(stats.snapshot())

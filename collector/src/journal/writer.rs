@@ -1,7 +1,9 @@
 //! The journal's writer task: appends what sources send and syncs in groups, bounded by count and
-//! by delay. When the journal is full under the block policy it keeps the batch and retries, so
-//! its queue fills and sources, blocked on sending, stop polling until sinks catch up.
+//! by delay. When the journal is full under the block policy it keeps the batch, retries, and
+//! raises the `full` flag: pollers skip their slots while it is up, so polling pauses until sinks
+//! catch up.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use tokio::time::Instant;
 use tracing::{error, warn};
 
 use super::{Journal, JournalError};
+use crate::stats::Stats;
 
 /// A batch for the journal; `ack` (if any) is answered once the batch is durable.
 pub struct Append {
@@ -23,7 +26,19 @@ const FULL_RETRY: Duration = Duration::from_millis(200);
 
 /// Runs until every sender of `input` is gone, then syncs a last time. `durable` publishes the
 /// journal's durable end after every sync.
-pub async fn run(journal: Arc<Mutex<Journal>>, sync_records: usize, sync_delay: Duration, mut input: mpsc::Receiver<Append>, durable: watch::Sender<u64>) {
+///
+/// When the journal is full and `shutdown` turns true, the batch in hand is given up (counted in
+/// `stats` and logged): shutting down must not wait for sinks that may never catch up.
+pub async fn run(
+    journal: Arc<Mutex<Journal>>,
+    sync_records: usize,
+    sync_delay: Duration,
+    mut input: mpsc::Receiver<Append>,
+    durable: watch::Sender<u64>,
+    shutdown: watch::Receiver<bool>,
+    stats: Arc<Stats>,
+    full: Arc<AtomicBool>,
+) {
     while let Some(first) = input.recv().await {
         let deadline = Instant::now() + sync_delay;
         let mut acks = Vec::new();
@@ -31,7 +46,7 @@ pub async fn run(journal: Arc<Mutex<Journal>>, sync_records: usize, sync_delay: 
         let mut next = Some(first);
         while let Some(batch) = next.take() {
             unsynced += batch.readings.len();
-            append(&journal, &batch.readings).await;
+            append(&journal, &batch.readings, &shutdown, &stats, &full).await;
             acks.extend(batch.ack);
             if unsynced >= sync_records {
                 break;
@@ -65,13 +80,22 @@ pub fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
     journal.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading]) {
+async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &watch::Receiver<bool>, stats: &Stats, full: &AtomicBool) {
     let mut warned = false;
     loop {
         let result = tokio::task::block_in_place(|| lock(journal).append(readings));
         match result {
-            Ok(_) => return,
+            Ok(_) => {
+                full.store(false, Ordering::Relaxed);
+                return;
+            }
             Err(e @ JournalError::Full { .. }) => {
+                full.store(true, Ordering::Relaxed);
+                if *shutdown.borrow() {
+                    error!(readings = readings.len(), "shutting down with the journal full: these readings are lost");
+                    stats.journal(|j| j.dropped += readings.len() as u64);
+                    return;
+                }
                 if !warned {
                     warn!(error = %e, "journal full: holding new readings until the sinks catch up; polling pauses");
                     warned = true;

@@ -2,13 +2,14 @@
 //! address share that address's [`Link`] and take turns, a whole cycle at a time.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use readings::{Quality, Reading};
 use tokio::sync::{mpsc, watch, Mutex};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::decode::decode;
 use super::link::{Link, ReadError};
@@ -31,6 +32,8 @@ pub struct DevicePoller {
     identity: Identity,
     stats: Arc<Stats>,
     out: mpsc::Sender<Append>,
+    /// Up while the journal is full (block policy): slots are skipped, nothing is polled.
+    journal_full: Arc<AtomicBool>,
     /// Values read alone because a merged read over them was refused with exception 02.
     isolated: HashSet<Target>,
     plans: HashMap<Vec<usize>, Vec<ReadRequest>>,
@@ -42,13 +45,21 @@ pub struct DevicePoller {
 
 impl DevicePoller {
     /// A poller sending each cycle's readings to `out`.
-    pub fn new(device: Device, link: Arc<Mutex<Link>>, identity: Identity, stats: Arc<Stats>, out: mpsc::Sender<Append>) -> Self {
+    pub fn new(
+        device: Device,
+        link: Arc<Mutex<Link>>,
+        identity: Identity,
+        stats: Arc<Stats>,
+        out: mpsc::Sender<Append>,
+        journal_full: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             device,
             link,
             identity,
             stats,
             out,
+            journal_full,
             isolated: HashSet::new(),
             plans: HashMap::new(),
             fail_streak: 0,
@@ -70,11 +81,28 @@ impl DevicePoller {
             if *shutdown.borrow() {
                 break;
             }
+            if self.journal_full.load(Ordering::Relaxed) {
+                self.stats.device(self.device.meter.as_str(), |c| c.skipped_slots += 1);
+                slot = next_slot(now_ms(), interval);
+                continue;
+            }
             let readings = self.cycle(slot).await;
-            // Waits while the journal is full (block policy): polling pauses until sinks catch up.
-            if !readings.is_empty() && self.out.send(Append { readings, ack: None }).await.is_err() {
-                warn!(device = %self.device.meter, "the journal has stopped; polling ends");
-                break;
+            if !readings.is_empty() {
+                let n = readings.len();
+                // Waits while the journal is full (block policy): polling pauses until sinks
+                // catch up, unless the collector is shutting down meanwhile.
+                tokio::select! {
+                    biased;
+                    sent = self.out.send(Append { readings, ack: None }) => if sent.is_err() {
+                        warn!(device = %self.device.meter, "the journal has stopped; polling ends");
+                        break;
+                    },
+                    _ = shutdown.changed() => {
+                        error!(device = %self.device.meter, readings = n, "shutting down while the journal is full: this cycle's readings are lost");
+                        self.stats.journal(|j| j.dropped += n as u64);
+                        break;
+                    }
+                }
             }
             let next = next_slot(now_ms(), interval);
             let skipped = ((next - slot) / interval as i64 - 1).max(0) as u64;
