@@ -29,8 +29,6 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// buffered and returns the counters (which `stats` shows live meanwhile).
 pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
     let store_dir = config.store_dir();
-    let store = StoreWriter::open(&store_dir).with_context(|| format!("opening the Parquet store at {}", store_dir.display()))?;
-    let store = Arc::new(store);
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
     let journal_dir = config.journal_dir();
@@ -68,7 +66,8 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let mut sinks = Vec::new();
     if config.parquet.enabled {
         let batching = Batching { max_rows: config.parquet.max_rows, max_age: config.parquet.max_age.0, shutdown_grace: SHUTDOWN_GRACE };
-        let parquet = ParquetSink::new(Arc::clone(&store));
+        let store = StoreWriter::open(&store_dir).with_context(|| format!("opening the Parquet store at {}", store_dir.display()))?;
+        let parquet = ParquetSink::new(Arc::new(store));
         sinks.push(tokio::spawn(driver::run(parquet, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone())));
     }
     if let Some(influx) = &config.influxdb {
@@ -95,7 +94,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         pollers.push(tokio::spawn(poller.run(stop_rx.clone())));
     }
     drop(tx);
-    info!(devices = pollers.len(), connections = links.len(), store = %store_dir.display(), "collector running");
+    info!(devices = pollers.len(), connections = links.len(), data = %config.data_dir.display(), "collector running");
 
     shutdown.await;
     info!("shutting down: finishing cycles under way and writing buffered readings");
@@ -107,7 +106,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     for s in sinks {
         s.await.context("a sink failed")?;
     }
-    let j = journal::writer::lock(&journal);
+    let j = journal::lock(&journal);
     stats.journal(|c| {
         c.bytes = j.disk_bytes();
         c.dropped += j.dropped();

@@ -159,6 +159,11 @@ pub struct Journal {
     buf: Vec<u8>,
 }
 
+/// The journal, even if a thread panicked holding it: its state is on disk, not in the lock.
+pub fn lock(journal: &std::sync::Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn segment_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("seg-{base:020}.log"))
 }

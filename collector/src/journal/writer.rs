@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-use super::{Journal, JournalError};
+use super::{lock, Journal, JournalError};
 use crate::stats::Stats;
 
 /// A batch for the journal; `ack` (if any) is answered once the batch is durable.
@@ -73,11 +73,6 @@ pub async fn run(
             Err(e) => error!(error = %e, "syncing the journal failed"),
         }
     }
-}
-
-/// The journal, even if a thread panicked holding it: its state is on disk, not in the lock.
-pub fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
-    journal.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &watch::Receiver<bool>, stats: &Stats, full: &AtomicBool) {

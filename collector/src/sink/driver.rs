@@ -11,8 +11,7 @@ use readings::Reading;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::journal::writer::lock;
-use crate::journal::{Journal, ReadPos};
+use crate::journal::{lock, Journal, ReadPos};
 use crate::stats::Stats;
 
 /// How a delivery went.
