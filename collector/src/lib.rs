@@ -4,6 +4,7 @@
 pub mod config;
 pub mod journal;
 pub mod modbus;
+pub mod mqtt;
 pub mod normalise;
 pub mod run;
 pub mod schedule;
