@@ -80,6 +80,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
 
     let mut links: BTreeMap<_, Arc<Mutex<Link>>> = BTreeMap::new();
     let mut pollers = Vec::new();
+    let dead_letter = config.dead_letter_dir();
     for device in config.devices {
         let link = links.entry(device.endpoint.clone()).or_insert_with(|| Arc::new(Mutex::new(Link::new(device.endpoint.clone()))));
         info!(
@@ -92,6 +93,11 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         );
         let poller = DevicePoller::new(device, Arc::clone(link), identity.clone(), Arc::clone(&stats), tx.clone(), Arc::clone(&journal_full));
         pollers.push(tokio::spawn(poller.run(stop_rx.clone())));
+    }
+    if let Some(mqtt) = config.mqtt {
+        info!(broker = %format!("{}:{}", mqtt.host, mqtt.port), subscriptions = mqtt.subscriptions.len(), "MQTT source");
+        let source = crate::mqtt::source::run(mqtt, identity.clone(), tx.clone(), dead_letter, Arc::clone(&stats), stop_rx.clone());
+        pollers.push(tokio::spawn(source));
     }
     drop(tx);
     info!(devices = pollers.len(), connections = links.len(), data = %config.data_dir.display(), "collector running");

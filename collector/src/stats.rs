@@ -30,6 +30,7 @@ pub struct Stats {
     devices: Mutex<BTreeMap<String, DeviceCounters>>,
     sinks: Mutex<BTreeMap<String, SinkCounters>>,
     journal: Mutex<JournalCounters>,
+    mqtt: Mutex<Option<crate::mqtt::source::MqttCounters>>,
 }
 
 /// Counters of the journal.
@@ -71,6 +72,11 @@ impl Stats {
         f(map.entry(name.to_owned()).or_default());
     }
 
+    /// Applies `f` to the MQTT source's counters.
+    pub fn mqtt(&self, f: impl FnOnce(&mut crate::mqtt::source::MqttCounters)) {
+        f(self.mqtt.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(Default::default));
+    }
+
     /// Applies `f` to the journal's counters.
     pub fn journal(&self, f: impl FnOnce(&mut JournalCounters)) {
         f(&mut self.journal.lock().unwrap_or_else(|p| p.into_inner()));
@@ -82,6 +88,7 @@ impl Stats {
             devices: self.devices.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             sinks: self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             journal: self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            mqtt: self.mqtt.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
     }
 }
@@ -92,6 +99,7 @@ pub struct Summary {
     pub devices: BTreeMap<String, DeviceCounters>,
     pub sinks: BTreeMap<String, SinkCounters>,
     pub journal: JournalCounters,
+    pub mqtt: Option<crate::mqtt::source::MqttCounters>,
 }
 
 impl fmt::Display for Summary {
@@ -119,6 +127,13 @@ impl fmt::Display for Summary {
             "journal: {} readings recovered at start, {} cut as corrupt ({} bytes), {} dropped when full, {} undelivered, {} bytes on disk",
             self.journal.recovered, self.journal.cut_readings, self.journal.cut_bytes, self.journal.dropped, self.journal.undelivered, self.journal.bytes
         )?;
+        if let Some(m) = &self.mqtt {
+            write!(
+                f,
+                "\nmqtt: {} messages, {} readings, {} dead-lettered, {} connection errors",
+                m.messages, m.readings, m.dead_lettered, m.connection_errors
+            )?;
+        }
         for (name, s) in &self.sinks {
             write!(
                 f,

@@ -151,6 +151,30 @@ impl Server {
         curl(&["-XPOST", &format!("http://127.0.0.1:{}/query", self.port), "--data-urlencode", "q=CREATE DATABASE energy"]);
     }
 
+    /// Mosquitto on `port` (loopback, anonymous, persistent sessions kept in its data dir).
+    pub fn mosquitto(port: u16) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+            dir.path().display()
+        );
+        let path = dir.path().join("mosquitto.conf");
+        std::fs::write(&path, config).expect("mosquitto config written");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts: run ./tests/run, which installs it");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "mosquitto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server { child: Some(child), port, dir }
+    }
+
     /// VictoriaMetrics on `port`, de-duplicating points with the same series and timestamp.
     pub fn victoria_metrics(port: u16) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -272,5 +296,24 @@ impl FaultProxy {
             }
         });
         FaultProxy { port, requests }
+    }
+}
+
+/// Publishes each of `messages` to `topic` with QoS 1 through `mosquitto_pub` (one process).
+pub fn publish(port: u16, topic: &str, messages: &[&[u8]]) {
+    for m in messages {
+        // `-s` refuses an empty stdin; `-n` sends the empty message.
+        let payload_from = if m.is_empty() { "-n" } else { "-s" };
+        let mut child = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, payload_from])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_pub runs");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(m).expect("payload written");
+        }
+        assert!(child.wait().expect("mosquitto_pub ends").success());
     }
 }

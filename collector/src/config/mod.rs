@@ -14,6 +14,8 @@ pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 
 use crate::journal::JournalConfig;
+use crate::mqtt::mapping::Format;
+use crate::mqtt::source::MqttSpec;
 use crate::sink::influxdb::{InfluxConfig, InfluxSpec};
 use crate::modbus::plan::{Limits, MAX_REGISTERS};
 use crate::modbus::profile::{PointSpec, Profile, RegisterMap, ScaleRegisterSpec};
@@ -29,6 +31,7 @@ struct RawConfig {
     journal: JournalConfig,
     #[serde(default)]
     modbus: ModbusSection,
+    mqtt: Option<MqttSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +194,8 @@ pub struct Config {
     pub influxdb: Option<InfluxConfig>,
     pub journal: JournalConfig,
     pub devices: Vec<Device>,
+    /// The MQTT source, when configured.
+    pub mqtt: Option<MqttSpec>,
 }
 
 impl Config {
@@ -330,6 +335,33 @@ impl Config {
                 pause_between_requests: d.pause_between_requests,
             });
         }
+        if let Some(m) = &raw.mqtt {
+            if m.client_id.trim().is_empty() {
+                err("mqtt.client_id".into(), "is empty; the broker keeps the session by this id, so it must be stable".into());
+            }
+            if let Some(var) = &m.password_env {
+                if std::env::var(var).is_err() {
+                    err("mqtt.password_env".into(), format!("environment variable {var} is not set"));
+                }
+            }
+            if m.subscriptions.is_empty() {
+                err("mqtt.subscriptions".into(), "is empty; subscribe to at least one topic".into());
+            }
+            for (i, s) in m.subscriptions.iter().enumerate() {
+                let key = format!("mqtt.subscriptions[{i}]");
+                if s.fields.is_empty() {
+                    err(format!("{key}.fields"), "is empty; map at least one field".into());
+                }
+                if s.format == Format::Number && s.fields.len() > 1 {
+                    err(format!("{key}.fields"), "a plain-number payload carries one value: give one field".into());
+                }
+                for (j, f) in s.fields.iter().enumerate() {
+                    if f.unit.dimension() != f.quantity.canonical_unit().dimension() {
+                        err(format!("{key}.fields[{j}].unit"), format!("{} measures {:?} but {} is stored in {}", f.unit, f.unit.dimension(), f.quantity, f.quantity.canonical_unit()));
+                    }
+                }
+            }
+        }
         errors.extend(profile_errors);
         let influxdb = match raw.sinks.influxdb.as_ref().map(|spec| spec.validate(&file, base)) {
             None => None,
@@ -351,6 +383,7 @@ impl Config {
             influxdb,
             journal: raw.journal,
             devices,
+            mqtt: raw.mqtt,
         })
     }
 

@@ -1,4 +1,4 @@
-//! MQTT: subscriptions and how their messages map to readings. The broker connection (rumqttc,
-//! persistent session, acknowledgement after the journal) comes with the MQTT issue.
+//! MQTT: subscriptions, how their messages map to readings, and the source that receives them.
 
 pub mod mapping;
+pub mod source;
