@@ -94,9 +94,9 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         let poller = DevicePoller::new(device, Arc::clone(link), identity.clone(), Arc::clone(&stats), tx.clone(), Arc::clone(&journal_full));
         pollers.push(tokio::spawn(poller.run(stop_rx.clone())));
     }
-    if let Some(mqtt) = config.mqtt {
+    if let Some((mqtt, credentials)) = config.mqtt {
         info!(broker = %format!("{}:{}", mqtt.host, mqtt.port), subscriptions = mqtt.subscriptions.len(), "MQTT source");
-        let source = crate::mqtt::source::run(mqtt, identity.clone(), tx.clone(), dead_letter, Arc::clone(&stats), stop_rx.clone());
+        let source = crate::mqtt::source::run(mqtt, credentials, identity.clone(), tx.clone(), dead_letter, Arc::clone(&stats), stop_rx.clone());
         pollers.push(tokio::spawn(source));
     }
     drop(tx);

@@ -222,3 +222,70 @@ fn sigkill_while_publishing_loses_no_acknowledged_message() {
     let expected: BTreeMap<i64, f64> = (0..N).map(|i| (1_795_000_000_000 + i as i64 * 1000, (i + 1) as f64)).collect();
     assert_eq!(by_time, expected);
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca"]);
+    for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "collector", "extendedKeyUsage=clientAuth")] {
+        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}")]);
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        run(&[
+            "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &format!("{name}.pem"), "-days", "2",
+            "-extfile", &format!("{name}.ext"),
+        ]);
+    }
+}
+
+#[test]
+fn tls_with_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    // Mosquitto started as root drops to its own user, which must be able to read these.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(certs.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in ["ca.pem", "server.pem", "server.key"] {
+        std::fs::set_permissions(certs.path().join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let c = certs.path().display().to_string();
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let conf = data.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\ncafile {c}/ca.pem\ncertfile {c}/server.pem\nkeyfile {c}/server.key\nrequire_certificate true\n"),
+    )
+    .unwrap();
+    let mut broker = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the TLS broker did not start: {:?}", broker.try_wait());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), port, "tls");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replacen(
+        "client_id = \"tls\"\n",
+        &format!("client_id = \"tls\"\ntls = {{ ca_file = \"{c}/ca.pem\", client_cert_file = \"{c}/client.pem\", client_key_file = \"{c}/client.key\" }}\n"),
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let collector = std::thread::spawn(move || run_collector(&cfg, "4s"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", "water/tls/volume", "-m", "4200"])
+        .args(["--cafile", &format!("{c}/ca.pem"), "--cert", &format!("{c}/client.pem"), "--key", &format!("{c}/client.key")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = collector.join().unwrap();
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert!(out.status.success());
+    assert!(stored(dir.path()).iter().any(|r| r.meter.as_str() == "water-tls" && r.value == Some(4.2)), "{}", String::from_utf8_lossy(&out.stderr));
+}

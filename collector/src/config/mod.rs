@@ -15,7 +15,7 @@ pub use error::{ConfigError, ConfigErrors};
 
 use crate::journal::JournalConfig;
 use crate::mqtt::mapping::Format;
-use crate::mqtt::source::MqttSpec;
+use crate::mqtt::source::{Credentials, MqttSpec};
 use crate::sink::influxdb::{InfluxConfig, InfluxSpec};
 use crate::modbus::plan::{Limits, MAX_REGISTERS};
 use crate::modbus::profile::{PointSpec, Profile, RegisterMap, ScaleRegisterSpec};
@@ -194,8 +194,8 @@ pub struct Config {
     pub influxdb: Option<InfluxConfig>,
     pub journal: JournalConfig,
     pub devices: Vec<Device>,
-    /// The MQTT source, when configured.
-    pub mqtt: Option<MqttSpec>,
+    /// The MQTT source, when configured, and its password and TLS material.
+    pub mqtt: Option<(MqttSpec, Credentials)>,
 }
 
 impl Config {
@@ -335,13 +335,17 @@ impl Config {
                 pause_between_requests: d.pause_between_requests,
             });
         }
+        let mut mqtt_credentials = Credentials::default();
         if let Some(m) = &raw.mqtt {
             if m.client_id.trim().is_empty() {
                 err("mqtt.client_id".into(), "is empty; the broker keeps the session by this id, so it must be stable".into());
             }
-            if let Some(var) = &m.password_env {
-                if std::env::var(var).is_err() {
-                    err("mqtt.password_env".into(), format!("environment variable {var} is not set"));
+            match m.credentials(base) {
+                Ok(c) => mqtt_credentials = c,
+                Err(problems) => {
+                    for (key, message) in problems {
+                        err(key, message);
+                    }
                 }
             }
             if m.subscriptions.is_empty() {
@@ -383,7 +387,7 @@ impl Config {
             influxdb,
             journal: raw.journal,
             devices,
-            mqtt: raw.mqtt,
+            mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
         })
     }
 

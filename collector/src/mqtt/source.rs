@@ -32,10 +32,92 @@ pub struct MqttSpec {
     pub client_id: String,
     pub username: Option<String>,
     pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub tls: Option<TlsSpec>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive: HumanDuration,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+}
+
+/// `[mqtt.tls]`: the broker's CA, and a client certificate where the broker asks for one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    pub ca_file: PathBuf,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+}
+
+/// What the source needs to connect, read once at start-up: the password and the TLS files.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub password: Option<String>,
+    pub ca: Option<Vec<u8>>,
+    pub client_auth: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        self.password == other.password && self.ca == other.ca && self.client_auth == other.client_auth
+    }
+}
+
+impl MqttSpec {
+    /// Reads the password and TLS files, naming the key of anything missing. `base` anchors
+    /// relative paths.
+    pub fn credentials(&self, base: &std::path::Path) -> Result<Credentials, Vec<(String, String)>> {
+        let mut errors = Vec::new();
+        fn read(errors: &mut Vec<(String, String)>, base: &std::path::Path, key: &str, p: &std::path::Path) -> Option<Vec<u8>> {
+            match std::fs::read(base.join(p)) {
+                Ok(b) if !b.is_empty() => Some(b),
+                Ok(_) => {
+                    errors.push((key.to_owned(), format!("{} is empty", base.join(p).display())));
+                    None
+                }
+                Err(e) => {
+                    errors.push((key.to_owned(), format!("cannot read {}: {e}", base.join(p).display())));
+                    None
+                }
+            }
+        }
+        let mut c = Credentials::default();
+        match (&self.password_env, &self.password_file) {
+            (Some(_), Some(_)) => errors.push(("mqtt.password_env".into(), "give the password by environment variable or by file, not both".into())),
+            (Some(var), None) => match std::env::var(var) {
+                Ok(v) => c.password = Some(v),
+                Err(_) => errors.push(("mqtt.password_env".into(), format!("environment variable {var} is not set"))),
+            },
+            (None, Some(p)) => c.password = read(&mut errors, base, "mqtt.password_file", p).map(|b| String::from_utf8_lossy(&b).trim().to_owned()),
+            (None, None) => {}
+        }
+        if c.password.is_some() && self.username.is_none() {
+            errors.push(("mqtt.username".into(), "is missing: a password needs a username".into()));
+        }
+        if let Some(tls) = &self.tls {
+            c.ca = read(&mut errors, base, "mqtt.tls.ca_file", &tls.ca_file);
+            match (&tls.client_cert_file, &tls.client_key_file) {
+                (Some(cert), Some(key)) => {
+                    let cert = read(&mut errors, base, "mqtt.tls.client_cert_file", cert);
+                    let key = read(&mut errors, base, "mqtt.tls.client_key_file", key);
+                    c.client_auth = cert.zip(key);
+                }
+                (None, None) => {}
+                _ => errors.push(("mqtt.tls.client_cert_file".into(), "a client certificate needs its key, and the key its certificate".into())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(c)
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 fn default_port() -> u16 {
@@ -55,13 +137,16 @@ pub struct MqttCounters {
 }
 
 /// Runs the source until `shutdown`; readings go to the journal writer through `out`.
-pub async fn run(spec: MqttSpec, identity: Identity, out: mpsc::Sender<Append>, dead_letter: PathBuf, stats: Arc<Stats>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, out: mpsc::Sender<Append>, dead_letter: PathBuf, stats: Arc<Stats>, mut shutdown: watch::Receiver<bool>) {
     let mut options = MqttOptions::new(spec.client_id.clone(), spec.host.clone(), spec.port);
     options.set_keep_alive(spec.keep_alive.0);
     options.set_clean_session(false);
     options.set_manual_acks(true);
-    if let (Some(user), Some(var)) = (&spec.username, &spec.password_env) {
-        options.set_credentials(user.clone(), std::env::var(var).unwrap_or_default());
+    if let (Some(user), Some(password)) = (&spec.username, &credentials.password) {
+        options.set_credentials(user.clone(), password.clone());
+    }
+    if let Some(ca) = credentials.ca.clone() {
+        options.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple { ca, alpn: None, client_auth: credentials.client_auth.clone() }));
     }
     let (client, mut events) = AsyncClient::new(options, 256);
     // Acknowledgements go out in the order messages came in, each once its readings are durable.
