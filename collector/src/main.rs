@@ -140,6 +140,20 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             influx.max_backoff
         )?;
     }
+    if let Some((m, credentials)) = &config.mqtt {
+        writeln!(
+            out,
+            "mqtt: {}:{} as client {:?} ({}, QoS 1, persistent session), {} subscription(s)",
+            m.host,
+            m.port,
+            m.client_id,
+            if credentials.ca.is_some() { "TLS" } else { "plain TCP" },
+            m.subscriptions.len()
+        )?;
+        for s in &m.subscriptions {
+            writeln!(out, "  {} -> meter {:?}, {:?} payload, {} field(s)", s.topic, s.meter, s.format, s.fields.len())?;
+        }
+    }
     writeln!(
         out,
         "journal: {} (budget {} bytes, when full: {}, fsync every {} readings or {})",
