@@ -148,6 +148,42 @@ fn default_max_registers() -> u16 {
     MAX_REGISTERS
 }
 
+/// A secret (token, password) from the environment variable `env` or the file `path` (relative to
+/// `base`), never from the config text; `key` is the setting's path without `_env`/`_file`.
+/// Problems are pushed onto `errors`.
+pub fn read_secret(file: &str, key: &str, env: &Option<String>, path: &Option<PathBuf>, base: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match (env, path) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::new(file, format!("{key}_env"), "give the secret by environment variable or by file, not both"));
+            None
+        }
+        (Some(var), None) => match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+            _ => {
+                errors.push(ConfigError::new(file, format!("{key}_env"), format!("environment variable {var} is not set or empty")));
+                None
+            }
+        },
+        (None, Some(p)) => read_file(file, &format!("{key}_file"), &base.join(p), errors).map(|b| String::from_utf8_lossy(&b).trim().to_owned()),
+        (None, None) => None,
+    }
+}
+
+/// The bytes of a file a setting names (a secret, a certificate), or a keyed problem.
+pub fn read_file(file: &str, key: &str, path: &Path, errors: &mut Vec<ConfigError>) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) if !b.iter().all(u8::is_ascii_whitespace) => Some(b),
+        Ok(_) => {
+            errors.push(ConfigError::new(file, key, format!("{} is empty", path.display())));
+            None
+        }
+        Err(e) => {
+            errors.push(ConfigError::new(file, key, format!("cannot read {}: {e}", path.display())));
+            None
+        }
+    }
+}
+
 /// A TCP address a Modbus server (a meter or a gateway) listens on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
@@ -336,18 +372,12 @@ impl Config {
             });
         }
         let mut mqtt_credentials = Credentials::default();
+        let mut credential_errors = Vec::new();
         if let Some(m) = &raw.mqtt {
             if m.client_id.trim().is_empty() {
                 err("mqtt.client_id".into(), "is empty; the broker keeps the session by this id, so it must be stable".into());
             }
-            match m.credentials(base) {
-                Ok(c) => mqtt_credentials = c,
-                Err(problems) => {
-                    for (key, message) in problems {
-                        err(key, message);
-                    }
-                }
-            }
+            mqtt_credentials = m.credentials(&file, base, &mut credential_errors);
             if m.subscriptions.is_empty() {
                 err("mqtt.subscriptions".into(), "is empty; subscribe to at least one topic".into());
             }
@@ -367,6 +397,7 @@ impl Config {
             }
         }
         errors.extend(profile_errors);
+        errors.extend(credential_errors);
         let influxdb = match raw.sinks.influxdb.as_ref().map(|spec| spec.validate(&file, base)) {
             None => None,
             Some(Ok(c)) => Some(c),

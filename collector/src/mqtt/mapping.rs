@@ -1,12 +1,12 @@
 //! From an MQTT message to readings: the subscription's topic filter with its captures, and the
 //! payload in one of three styles (JSON with field paths, a plain number, a CSV line), each field
 //! mapped to a medium, quantity, kind and unit in config.
-//!
-//! Not yet wired to a broker connection: see the MQTT issue's note.
 
 use chrono::{DateTime, Utc};
-use readings::{Kind, Medium, MeterId, Quality, Quantity, Unit};
+use readings::{Kind, Medium, MeterId, Quality, Quantity, Reading, Unit};
 use serde::Deserialize;
+
+use crate::normalise::Identity;
 
 /// The payload style of a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -68,19 +68,6 @@ pub struct Subscription {
     pub format: Format,
     pub time: Option<TimeSpec>,
     pub fields: Vec<FieldSpec>,
-}
-
-/// A reading as mapped from a message, before the gateway's identity is added.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mapped {
-    pub time: DateTime<Utc>,
-    pub meter: MeterId,
-    pub medium: Medium,
-    pub quantity: Quantity,
-    pub kind: Kind,
-    pub unit: Unit,
-    pub value: Option<f64>,
-    pub quality: Quality,
 }
 
 /// Why a message did not map; it is dead-lettered with this reason.
@@ -176,8 +163,9 @@ enum TimeValue<'a> {
 }
 
 impl Subscription {
-    /// Maps one message received at `received` (used when the message has no time of its own).
-    pub fn map(&self, topic: &str, payload: &[u8], received: DateTime<Utc>) -> Result<Vec<Mapped>, MapError> {
+    /// Maps one message received at `received` (used when the message has no time of its own) to
+    /// readings of this gateway's `identity`.
+    pub fn map(&self, identity: &Identity, topic: &str, payload: &[u8], received: DateTime<Utc>) -> Result<Vec<Reading>, MapError> {
         let caps = captures(&self.topic, topic).ok_or_else(|| MapError::Topic(topic.to_owned()))?;
         let meter_text = fill(&self.meter, &caps);
         let meter: MeterId = meter_text.parse().map_err(|e: readings::IdError| MapError::Meter(meter_text.clone(), e.to_string()))?;
@@ -236,7 +224,18 @@ impl Subscription {
                 let canonical = f.quantity.canonical_unit();
                 let v = f.unit.convert(raw * f.scale, canonical).unwrap_or(f64::NAN);
                 let (value, quality) = if v.is_finite() { (Some(v), Quality::Good) } else { (None, Quality::OutOfRange) };
-                Mapped { time, meter: meter.clone(), medium: f.medium, quantity: f.quantity, kind: f.kind, unit: canonical, value, quality }
+                Reading {
+                    time,
+                    enterprise: identity.enterprise.clone(),
+                    site: identity.site.clone(),
+                    meter: meter.clone(),
+                    medium: f.medium,
+                    quantity: f.quantity,
+                    kind: f.kind,
+                    unit: canonical,
+                    value,
+                    quality,
+                }
             })
             .collect())
     }
@@ -248,6 +247,10 @@ mod tests {
 
     fn sub(toml_text: &str) -> Subscription {
         crate::config::error::parse_toml("t.toml", toml_text).unwrap()
+    }
+
+    fn id() -> Identity {
+        Identity { enterprise: "91350100M000100Y43".parse().unwrap(), site: "plant-1".parse().unwrap() }
     }
 
     fn received() -> DateTime<Utc> {
@@ -285,7 +288,7 @@ unit = "W"
     #[test]
     fn json_with_paths_and_its_own_time() {
         let s = sub(JSON_SUB);
-        let out = s.map("plant/p1/meters/incomer/state", br#"{"ts": 1795000123456, "energy": {"import_wh": 1234500}, "power": [5000, 6000]}"#, received()).unwrap();
+        let out = s.map(&id(), "plant/p1/meters/incomer/state", br#"{"ts": 1795000123456, "energy": {"import_wh": 1234500}, "power": [5000, 6000]}"#, received()).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].meter.as_str(), "incomer");
         assert_eq!(out[0].time.timestamp_millis(), 1_795_000_123_456);
@@ -296,11 +299,11 @@ unit = "W"
     #[test]
     fn plain_number_and_csv() {
         let n = sub("topic = \"water/+\"\nmeter = \"wm-{1}\"\nformat = \"number\"\n[[fields]]\nquantity = \"volume\"\nmedium = \"water\"\nkind = \"counter\"\nunit = \"L\"\n");
-        let out = n.map("water/7", b" 2500 \n", received()).unwrap();
+        let out = n.map(&id(), "water/7", b" 2500 \n", received()).unwrap();
         assert_eq!((out[0].meter.as_str(), out[0].value, out[0].time), ("wm-7", Some(2.5), received()));
 
         let c = sub("topic = \"gas/#\"\nmeter = \"boiler\"\nformat = \"csv\"\ntime = { path = \"0\", format = \"rfc3339\" }\n[[fields]]\npath = \"2\"\nquantity = \"volume\"\nmedium = \"natural_gas\"\nkind = \"counter\"\nunit = \"m3\"\n");
-        let out = c.map("gas/site/boiler", b"2026-11-23T08:00:00+08:00,ok,1234.75\r\n", received()).unwrap();
+        let out = c.map(&id(), "gas/site/boiler", b"2026-11-23T08:00:00+08:00,ok,1234.75\r\n", received()).unwrap();
         assert_eq!(out[0].value, Some(1234.75));
         assert_eq!(out[0].time.to_rfc3339(), "2026-11-23T00:00:00+00:00");
     }
@@ -319,11 +322,11 @@ unit = "W"
             ("bad meter", br#"{}"#, ""),
         ];
         for (what, payload, want) in &cases[..6] {
-            let err = s.map(t, payload, received()).unwrap_err().to_string();
+            let err = s.map(&id(), t, payload, received()).unwrap_err().to_string();
             assert!(err.starts_with(want), "{what}: {err}");
         }
-        let err = s.map("plant/p1/meters/in coming/state", cases[6].1, received()).unwrap_err().to_string();
+        let err = s.map(&id(), "plant/p1/meters/in coming/state", cases[6].1, received()).unwrap_err().to_string();
         assert!(err.starts_with("meter id \"in coming\" from the topic is not a valid id"), "{err}");
-        assert_eq!(s.map("other/topic", b"{}", received()).unwrap_err(), MapError::Topic("other/topic".into()));
+        assert_eq!(s.map(&id(), "other/topic", b"{}", received()).unwrap_err(), MapError::Topic("other/topic".into()));
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 use super::mapping::Subscription;
-use crate::config::HumanDuration;
+use crate::config::{read_file, read_secret, ConfigError, HumanDuration};
 use crate::journal::writer::Append;
 use crate::normalise::Identity;
 use crate::stats::Stats;
@@ -70,53 +70,26 @@ impl PartialEq for Credentials {
 }
 
 impl MqttSpec {
-    /// Reads the password and TLS files, naming the key of anything missing. `base` anchors
-    /// relative paths.
-    pub fn credentials(&self, base: &std::path::Path) -> Result<Credentials, Vec<(String, String)>> {
-        let mut errors = Vec::new();
-        fn read(errors: &mut Vec<(String, String)>, base: &std::path::Path, key: &str, p: &std::path::Path) -> Option<Vec<u8>> {
-            match std::fs::read(base.join(p)) {
-                Ok(b) if !b.is_empty() => Some(b),
-                Ok(_) => {
-                    errors.push((key.to_owned(), format!("{} is empty", base.join(p).display())));
-                    None
-                }
-                Err(e) => {
-                    errors.push((key.to_owned(), format!("cannot read {}: {e}", base.join(p).display())));
-                    None
-                }
-            }
-        }
-        let mut c = Credentials::default();
-        match (&self.password_env, &self.password_file) {
-            (Some(_), Some(_)) => errors.push(("mqtt.password_env".into(), "give the password by environment variable or by file, not both".into())),
-            (Some(var), None) => match std::env::var(var) {
-                Ok(v) => c.password = Some(v),
-                Err(_) => errors.push(("mqtt.password_env".into(), format!("environment variable {var} is not set"))),
-            },
-            (None, Some(p)) => c.password = read(&mut errors, base, "mqtt.password_file", p).map(|b| String::from_utf8_lossy(&b).trim().to_owned()),
-            (None, None) => {}
-        }
+    /// Reads the password and TLS files once, pushing a keyed problem for anything missing.
+    /// `base` anchors relative paths.
+    pub fn credentials(&self, file: &str, base: &std::path::Path, errors: &mut Vec<ConfigError>) -> Credentials {
+        let mut c = Credentials { password: read_secret(file, "mqtt.password", &self.password_env, &self.password_file, base, errors), ..Default::default() };
         if c.password.is_some() && self.username.is_none() {
-            errors.push(("mqtt.username".into(), "is missing: a password needs a username".into()));
+            errors.push(ConfigError::new(file, "mqtt.username", "is missing: a password needs a username"));
         }
         if let Some(tls) = &self.tls {
-            c.ca = read(&mut errors, base, "mqtt.tls.ca_file", &tls.ca_file);
+            c.ca = read_file(file, "mqtt.tls.ca_file", &base.join(&tls.ca_file), errors);
             match (&tls.client_cert_file, &tls.client_key_file) {
                 (Some(cert), Some(key)) => {
-                    let cert = read(&mut errors, base, "mqtt.tls.client_cert_file", cert);
-                    let key = read(&mut errors, base, "mqtt.tls.client_key_file", key);
+                    let cert = read_file(file, "mqtt.tls.client_cert_file", &base.join(cert), errors);
+                    let key = read_file(file, "mqtt.tls.client_key_file", &base.join(key), errors);
                     c.client_auth = cert.zip(key);
                 }
                 (None, None) => {}
-                _ => errors.push(("mqtt.tls.client_cert_file".into(), "a client certificate needs its key, and the key its certificate".into())),
+                _ => errors.push(ConfigError::new(file, "mqtt.tls.client_cert_file", "a client certificate needs its key, and the key its certificate")),
             }
         }
-        if errors.is_empty() {
-            Ok(c)
-        } else {
-            Err(errors)
-        }
+        c
     }
 }
 
@@ -228,25 +201,8 @@ fn map(subscriptions: &[Subscription], identity: &Identity, p: &Publish) -> (Vec
     let Some(sub) = subscriptions.iter().find(|s| super::mapping::captures(&s.topic, &topic).is_some()) else {
         return (Vec::new(), Some(format!("no subscription's filter matches topic {topic:?}")));
     };
-    match sub.map(&topic, &p.payload, Utc::now()) {
-        Ok(mapped) => (
-            mapped
-                .into_iter()
-                .map(|m| Reading {
-                    time: m.time,
-                    enterprise: identity.enterprise.clone(),
-                    site: identity.site.clone(),
-                    meter: m.meter,
-                    medium: m.medium,
-                    quantity: m.quantity,
-                    kind: m.kind,
-                    unit: m.unit,
-                    value: m.value,
-                    quality: m.quality,
-                })
-                .collect(),
-            None,
-        ),
+    match sub.map(identity, &topic, &p.payload, Utc::now()) {
+        Ok(readings) => (readings, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     }
 }

@@ -18,7 +18,7 @@ use readings::Reading;
 use serde::Deserialize;
 
 use super::driver::{Outcome, Sink};
-use crate::config::{ConfigError, HumanDuration};
+use crate::config::{read_secret, ConfigError, HumanDuration};
 
 /// Which write API to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -118,37 +118,6 @@ pub struct InfluxConfig {
     pub max_backoff: HumanDuration,
 }
 
-fn secret(file: &str, key: &str, env: &Option<String>, path: &Option<PathBuf>, base: &Path, errors: &mut Vec<ConfigError>) -> Option<Secret> {
-    match (env, path) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::new(file, key, "give the secret by environment variable or by file, not both"));
-            None
-        }
-        (Some(var), None) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Some(Secret(v.trim().to_owned())),
-            _ => {
-                errors.push(ConfigError::new(file, format!("{key}_env"), format!("environment variable {var} is not set or empty")));
-                None
-            }
-        },
-        (None, Some(p)) => {
-            let p = base.join(p);
-            match std::fs::read_to_string(&p) {
-                Ok(v) if !v.trim().is_empty() => Some(Secret(v.trim().to_owned())),
-                Ok(_) => {
-                    errors.push(ConfigError::new(file, format!("{key}_file"), format!("{} is empty", p.display())));
-                    None
-                }
-                Err(e) => {
-                    errors.push(ConfigError::new(file, format!("{key}_file"), format!("cannot read {}: {e}", p.display())));
-                    None
-                }
-            }
-        }
-        (None, None) => None,
-    }
-}
-
 fn encode_query(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
@@ -164,8 +133,8 @@ impl InfluxSpec {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             errors.push(ConfigError::new(file, key("url"), format!("{:?} is not an http:// or https:// URL", self.url)));
         }
-        let token = secret(file, &key("token"), &self.token_env, &self.token_file, base, &mut errors);
-        let password = secret(file, &key("password"), &self.password_env, &self.password_file, base, &mut errors);
+        let token = read_secret(file, &key("token"), &self.token_env, &self.token_file, base, &mut errors).map(Secret);
+        let password = read_secret(file, &key("password"), &self.password_env, &self.password_file, base, &mut errors).map(Secret);
         let write_url = match self.api {
             Api::V1 => {
                 let Some(db) = &self.database else {
