@@ -1,9 +1,10 @@
 //! `meter-sim`: simulated meters that serve the collector's built-in profiles over Modbus TCP,
 //! with realistic values (daily and weekly load shape, noise, counters that only grow, optional
-//! rollover) and injectable faults. Tests, the demo and the benchmarks use it.
+//! rollover) and injectable faults, and simulated MQTT meters publishing JSON. Tests, the demo and the benchmarks use it.
 
 pub mod encode;
 pub mod model;
+pub mod mqtt;
 pub mod server;
 pub mod spec;
 

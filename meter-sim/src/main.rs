@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use collector::config::HumanDuration;
 use meter_sim::{serve, DeviceSpec, Simulator};
 use tracing_subscriber::EnvFilter;
 
@@ -23,8 +24,23 @@ struct Cli {
     /// A meter: UNIT=PROFILE[:OPTIONS], options comma-separated: rated=N (kW, m3/h or t/h),
     /// exceptions=SHARE, slow=DURATION@SHARE, dead, rollover (integer counters wrap a minute after
     /// start), holes (exception 02 for registers no point covers). Repeat for more meters.
-    #[arg(long = "device", required = true)]
+    #[arg(long = "device", required_unless_present = "mqtt")]
     devices: Vec<DeviceSpec>,
+    /// Also (or only) publish simulated MQTT meters to the broker at HOST:PORT.
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// How many MQTT meters.
+    #[arg(long, default_value_t = 10)]
+    mqtt_meters: usize,
+    /// How often each MQTT meter publishes (e.g. "1s", "100ms").
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    mqtt_interval: HumanDuration,
+    /// The MQTT payload style.
+    #[arg(long, value_enum, default_value = "nested")]
+    mqtt_style: meter_sim::mqtt::Style,
+    /// Stop after this many rounds of MQTT messages (default: run until stopped).
+    #[arg(long)]
+    mqtt_rounds: Option<u64>,
     /// Seed of the meters' sizes, counter starts and noise.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -39,6 +55,10 @@ struct Cli {
     profiles_dir: Option<PathBuf>,
 }
 
+fn parse_duration(s: &str) -> Result<HumanDuration, String> {
+    HumanDuration::parse(s)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -47,6 +67,18 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if let Some(broker) = &cli.mqtt {
+        let (host, port) = broker.rsplit_once(':').and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?))).context("--mqtt takes HOST:PORT")?;
+        let (meters, interval, style, seed, rounds) = (cli.mqtt_meters, cli.mqtt_interval.0, cli.mqtt_style, cli.seed, cli.mqtt_rounds);
+        let publisher = tokio::spawn(async move { meter_sim::mqtt::publish(&host, port, meters, interval, style, seed, rounds).await });
+        if cli.devices.is_empty() {
+            tokio::select! {
+                r = publisher => eprintln!("published {} MQTT messages", r.context("the MQTT publisher")??),
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return Ok(());
+        }
+    }
     let sim = Simulator::new(&cli.devices, cli.seed, cli.freeze_at, cli.profiles_dir.as_deref()).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(&cli.listen).await.with_context(|| format!("binding {}", cli.listen))?;
     println!("listening on {}", listener.local_addr()?);

@@ -289,3 +289,42 @@ fn tls_with_a_client_certificate() {
     assert!(out.status.success());
     assert!(stored(dir.path()).iter().any(|r| r.meter.as_str() == "water-tls" && r.value == Some(4.2)), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn meter_sim_publishes_both_styles_and_every_message_is_stored() {
+    let broker = Server::mosquitto(free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), broker.port, "sim");
+    let collector = std::thread::spawn({
+        let cfg = cfg.clone();
+        move || run_collector(&cfg, "7s")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let broker_addr = format!("127.0.0.1:{}", broker.port);
+    for (style, interval, rounds) in [("nested", "200ms", "10"), ("shelly", "1s", "3")] {
+        let out = Command::new(bin("meter-sim"))
+            .args(["--mqtt", &broker_addr, "--mqtt-meters", "5", "--mqtt-style", style, "--mqtt-interval", interval, "--mqtt-rounds", rounds])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = collector.join().unwrap();
+    assert!(out.status.success());
+    let readings = stored(dir.path());
+    let count = |prefix: &str, quantity: &str| readings.iter().filter(|r| r.meter.as_str().starts_with(prefix) && r.quantity.to_string() == quantity).count();
+    // Nested: 5 meters x 10 rounds, energy and power; Shelly: 5 meters x 3 rounds, energy.
+    assert_eq!(count("m", "active_energy_import"), 50);
+    assert_eq!(count("m", "active_power_l1"), 50);
+    assert_eq!(count("shelly-m", "active_energy_import"), 15);
+    // Counters only grow, per meter, in time order.
+    let mut by_meter: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for r in readings.iter().filter(|r| r.quantity.to_string() == "active_energy_import") {
+        by_meter.entry(r.meter.to_string()).or_default().push((r.time.timestamp_millis(), r.value.unwrap()));
+    }
+    for (meter, mut series) in by_meter {
+        series.sort_by_key(|(t, _)| *t);
+        assert!(series.windows(2).all(|w| w[1].1 >= w[0].1), "{meter}: {series:?}");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mqtt: 65 messages, 115 readings, 0 dead-lettered"), "{stdout}");
+}
