@@ -9,5 +9,5 @@ pub mod server;
 pub mod spec;
 
 pub use model::Meter;
-pub use server::{serve, Simulator};
+pub use server::{serve, serve_rtu_over_tcp, Simulator};
 pub use spec::{DeviceSpec, Faults};

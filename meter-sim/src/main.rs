@@ -47,6 +47,9 @@ struct Cli {
     /// Serve the values of this instant (RFC 3339) forever, instead of following the clock.
     #[arg(long)]
     freeze_at: Option<DateTime<Utc>>,
+    /// Speak RTU frames over TCP, as a serial-to-Ethernet converter does, instead of Modbus TCP.
+    #[arg(long)]
+    rtu_over_tcp: bool,
     /// Share of requests on which the connection is dropped instead of answered.
     #[arg(long, default_value_t = 0.0)]
     drop_connections: f64,
@@ -83,8 +86,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cli.listen).await.with_context(|| format!("binding {}", cli.listen))?;
     println!("listening on {}", listener.local_addr()?);
     let sim = Arc::new(sim);
+    let server = async {
+        if cli.rtu_over_tcp {
+            meter_sim::serve_rtu_over_tcp(listener, Arc::clone(&sim), cli.drop_connections).await
+        } else {
+            serve(listener, Arc::clone(&sim), cli.drop_connections).await
+        }
+    };
     tokio::select! {
-        r = serve(listener, Arc::clone(&sim), cli.drop_connections) => r.context("serving")?,
+        r = server => r.context("serving")?,
         _ = tokio::signal::ctrl_c() => {}
     }
     let (served, refused) = sim.counts();

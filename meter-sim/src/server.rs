@@ -157,6 +157,20 @@ impl AsyncWrite for FlakyStream {
     }
 }
 
+/// Serves `sim` as RTU frames over TCP (a serial-to-Ethernet converter in front of RS-485 meters)
+/// until the task is dropped.
+pub async fn serve_rtu_over_tcp(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -> io::Result<()> {
+    let server = tokio_modbus::server::rtu_over_tcp::Server::new(listener);
+    let on_connected = |stream: TcpStream, _addr: SocketAddr| {
+        let sim = Arc::clone(&sim);
+        async move {
+            let _ = stream.set_nodelay(true);
+            Ok(Some((SimService(sim), FlakyStream { inner: stream, drop_rate, dropped: false })))
+        }
+    };
+    server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
+}
+
 /// Serves `sim` on `listener` until the task is dropped; each connection is dropped with
 /// probability `drop_rate` per request.
 pub async fn serve(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -> io::Result<()> {

@@ -164,3 +164,45 @@ fn sigterm_flushes_buffered_readings() {
     // cycles x 16 points were good, and every one of them is in the store.
     assert_eq!(row[4].parse::<usize>().unwrap(), stored.len());
 }
+
+/// RTU frames over TCP, as serial-to-Ethernet converters pass them: several unit ids behind one
+/// converter, one of them dead; the others keep every slot with exact values.
+#[test]
+fn rtu_over_tcp_through_a_converter() {
+    let sim = Sim::start(&[
+        "--rtu-over-tcp", "--seed", SEED, "--freeze-at", FROZEN,
+        "--device", "1=eastron_sdm630", "--device", "2=tuf2000m", "--device", "3=acrel_adw300:dead",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let rtu = "transport = \"rtu_over_tcp\"\ntimeout = \"300ms\"";
+    let devices = [
+        device("incomer", sim.port(), 1, "eastron_sdm630", "1s", rtu),
+        device("water", sim.port(), 2, "tuf2000m", "1s", rtu),
+        device("dead", sim.port(), 3, "acrel_adw300", "1s", rtu),
+    ];
+    let config = write_config(dir.path(), "max_age = \"1s\"", &devices);
+    let out = run_collector(&config, "5s");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+
+    let specs: Vec<DeviceSpec> = ["1=eastron_sdm630", "2=tuf2000m"].iter().map(|s| s.parse().unwrap()).collect();
+    let frozen: DateTime<Utc> = FROZEN.parse().unwrap();
+    let reference = Simulator::new(&specs, SEED.parse().unwrap(), Some(frozen), None).unwrap();
+    let stored = all_readings(dir.path());
+    for (unit, name) in [(1u8, "incomer"), (2, "water")] {
+        let meter = reference.meter(unit).unwrap();
+        let mut slots: Vec<i64> = stored.iter().filter(|r| r.meter.as_str() == name).map(|r| r.time.timestamp()).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        assert!(slots.len() >= 3, "{name}: {slots:?}");
+        assert_eq!(slots.last().unwrap() - slots[0] + 1, slots.len() as i64, "{name} missed a slot: {slots:?}");
+        for (p, point) in meter.profile.map.points.iter().enumerate() {
+            let (value, quality) = meter.expected(p, frozen);
+            for r in stored.iter().filter(|r| r.meter.as_str() == name && r.quantity == point.quantity) {
+                assert_eq!((r.value, r.quality), (value, quality), "{name}.{}", point.name);
+            }
+        }
+        assert_eq!(summary_row(&stdout, name).last().map(String::as_str), Some("-"), "{stdout}");
+    }
+    assert!(summary_row(&stdout, "dead").iter().any(|c| c.starts_with("timeout=")), "{stdout}");
+}

@@ -92,6 +92,8 @@ struct DeviceSpec {
     port: u16,
     #[serde(default = "default_unit")]
     unit: u8,
+    #[serde(default)]
+    transport: Framing,
     interval: HumanDuration,
     profile: Option<String>,
     medium: Option<Medium>,
@@ -184,16 +186,33 @@ pub fn read_file(file: &str, key: &str, path: &Path, errors: &mut Vec<ConfigErro
     }
 }
 
-/// A TCP address a Modbus server (a meter or a gateway) listens on.
+/// How Modbus frames travel over a TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// Modbus TCP (MBAP header).
+    #[default]
+    Tcp,
+    /// Raw RTU frames (with CRC) through a serial-to-Ethernet converter.
+    RtuOverTcp,
+}
+
+/// A TCP address a Modbus server (a meter, a gateway or a serial converter) listens on, and the
+/// framing it speaks. Devices with the same endpoint share one connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
+    pub framing: Framing,
 }
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        write!(f, "{}:{}", self.host, self.port)?;
+        if self.framing == Framing::RtuOverTcp {
+            f.write_str(" (RTU over TCP)")?;
+        }
+        Ok(())
     }
 }
 
@@ -357,7 +376,7 @@ impl Config {
             }
             devices.push(Device {
                 meter: d.name.clone(),
-                endpoint: Endpoint { host: d.host.trim().to_owned(), port: d.port },
+                endpoint: Endpoint { host: d.host.trim().to_owned(), port: d.port, framing: d.transport },
                 unit: d.unit,
                 interval: d.interval,
                 profile: d.profile.clone(),

@@ -12,7 +12,7 @@ use tokio_modbus::prelude::*;
 
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
-use crate::config::Endpoint;
+use crate::config::{Endpoint, Framing};
 
 /// Why a read returned no registers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,7 +150,11 @@ impl Link {
             .map_err(|e| fail(e.to_string()))?;
         // Meters answer small requests; Nagle's delay would only add latency.
         let _ = stream.set_nodelay(true);
-        self.ctx = Some(tcp::attach_slave(stream, Slave(0)));
+        self.ctx = Some(match self.endpoint.framing {
+            Framing::Tcp => tcp::attach_slave(stream, Slave(0)),
+            // A serial converter passes RTU frames (address, PDU, CRC) through unchanged.
+            Framing::RtuOverTcp => rtu::attach_slave(stream, Slave(0)),
+        });
         Ok(())
     }
 }
