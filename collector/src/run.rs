@@ -55,8 +55,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let (tx, rx) = mpsc::channel(16);
     let writer = tokio::spawn(journal::writer::run(
         Arc::clone(&journal),
-        config.journal.sync_records,
-        config.journal.sync_delay.0,
+        config.journal.clone(),
         rx,
         durable_tx,
         stop_rx.clone(),

@@ -106,7 +106,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:<20} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  failures", "device", "cycles", "skipped", "requests", "good", "flagged", "missing", "lat ms")?;
         for (name, c) in &self.devices {
-            let avg = if c.requests > 0 { c.latency_ms_total / c.requests } else { 0 };
+            let avg = c.latency_ms_total.checked_div(c.requests).unwrap_or(0);
             let failures: Vec<String> = c.failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
             writeln!(
                 f,

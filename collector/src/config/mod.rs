@@ -330,7 +330,7 @@ impl Config {
                     continue;
                 }
                 (None, true) => {
-                    err(format!("{key}"), "has neither a profile nor points; name a profile (e.g. profile = \"eastron_sdm630\") or list points".into());
+                    err(key.clone(), "has neither a profile nor points; name a profile (e.g. profile = \"eastron_sdm630\") or list points".into());
                     continue;
                 }
                 (Some(name), true) => {

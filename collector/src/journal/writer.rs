@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-use super::{lock, Journal, JournalError};
+use super::{lock, Journal, JournalConfig, JournalError};
 use crate::stats::Stats;
 
 /// A batch for the journal; `ack` (if any) is answered once the batch is durable.
@@ -31,14 +31,14 @@ const FULL_RETRY: Duration = Duration::from_millis(200);
 /// `stats` and logged): shutting down must not wait for sinks that may never catch up.
 pub async fn run(
     journal: Arc<Mutex<Journal>>,
-    sync_records: usize,
-    sync_delay: Duration,
+    config: JournalConfig,
     mut input: mpsc::Receiver<Append>,
     durable: watch::Sender<u64>,
     shutdown: watch::Receiver<bool>,
     stats: Arc<Stats>,
     full: Arc<AtomicBool>,
 ) {
+    let (sync_records, sync_delay) = (config.sync_records, config.sync_delay.0);
     while let Some(first) = input.recv().await {
         let deadline = Instant::now() + sync_delay;
         let mut acks = Vec::new();
