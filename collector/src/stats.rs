@@ -63,13 +63,13 @@ impl Stats {
     /// Applies `f` to the counters of `device`.
     pub fn device(&self, device: &str, f: impl FnOnce(&mut DeviceCounters)) {
         let mut map = self.devices.lock().unwrap_or_else(|p| p.into_inner());
-        f(map.entry(device.to_owned()).or_default());
+        counters_of(&mut map, device, f);
     }
 
     /// Applies `f` to the counters of sink `name`.
     pub fn sink(&self, name: &str, f: impl FnOnce(&mut SinkCounters)) {
         let mut map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        f(map.entry(name.to_owned()).or_default());
+        counters_of(&mut map, name, f);
     }
 
     /// Applies `f` to the MQTT source's counters.
@@ -90,6 +90,15 @@ impl Stats {
             journal: self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             mqtt: self.mqtt.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
+    }
+}
+
+/// Applies `f` to the counters under `key`; allocates the key only the first time (this runs on
+/// every Modbus request).
+fn counters_of<C: Default>(map: &mut BTreeMap<String, C>, key: &str, f: impl FnOnce(&mut C)) {
+    match map.get_mut(key) {
+        Some(c) => f(c),
+        None => f(map.entry(key.to_owned()).or_default()),
     }
 }
 

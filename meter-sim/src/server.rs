@@ -157,17 +157,17 @@ impl AsyncWrite for FlakyStream {
     }
 }
 
+/// The service and transport of one accepted connection, for either framing.
+fn accept(sim: &Arc<Simulator>, stream: TcpStream, drop_rate: f64) -> io::Result<Option<(SimService, FlakyStream)>> {
+    let _ = stream.set_nodelay(true);
+    Ok(Some((SimService(Arc::clone(sim)), FlakyStream { inner: stream, drop_rate, dropped: false })))
+}
+
 /// Serves `sim` as RTU frames over TCP (a serial-to-Ethernet converter in front of RS-485 meters)
 /// until the task is dropped.
 pub async fn serve_rtu_over_tcp(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -> io::Result<()> {
     let server = tokio_modbus::server::rtu_over_tcp::Server::new(listener);
-    let on_connected = |stream: TcpStream, _addr: SocketAddr| {
-        let sim = Arc::clone(&sim);
-        async move {
-            let _ = stream.set_nodelay(true);
-            Ok(Some((SimService(sim), FlakyStream { inner: stream, drop_rate, dropped: false })))
-        }
-    };
+    let on_connected = |stream: TcpStream, _addr: SocketAddr| std::future::ready(accept(&sim, stream, drop_rate));
     server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
 }
 
@@ -175,12 +175,6 @@ pub async fn serve_rtu_over_tcp(listener: TcpListener, sim: Arc<Simulator>, drop
 /// probability `drop_rate` per request.
 pub async fn serve(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -> io::Result<()> {
     let server = Server::new(listener);
-    let on_connected = |stream: TcpStream, _addr: SocketAddr| {
-        let sim = Arc::clone(&sim);
-        async move {
-            let _ = stream.set_nodelay(true);
-            Ok(Some((SimService(sim), FlakyStream { inner: stream, drop_rate, dropped: false })))
-        }
-    };
+    let on_connected = |stream: TcpStream, _addr: SocketAddr| std::future::ready(accept(&sim, stream, drop_rate));
     server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
 }
