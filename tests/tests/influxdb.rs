@@ -61,7 +61,7 @@ fn assert_same(parquet: &BTreeMap<Key, Reading>, influx: &BTreeMap<Key, (Option<
 #[test]
 fn influxdb_v1_holds_exactly_what_the_parquet_store_holds() {
     let server = Server::influxdb(free_port());
-    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=0.3"]);
+    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=1"]);
     let dir = tempfile::tempdir().unwrap();
     let devices = [device("incomer", sim.port(), 1, "eastron_sdm630", "1s", ""), device("water", sim.port(), 2, "tuf2000m", "1s", "")];
     let config = write_config(dir.path(), &influx_sink(server.port), &devices);
