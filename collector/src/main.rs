@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use collector::config::{Config, HumanDuration};
-use collector::modbus::plan::plan;
-use collector::modbus::plan::{Item, Target};
+use collector::config::{Config, Endpoint, HumanDuration, SerialLine};
+use collector::modbus::rtu;
 use tracing_subscriber::EnvFilter;
 
 /// Reads energy, water and carbon meters over Modbus TCP, normalises their readings and stores
@@ -210,22 +209,11 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
         intervals.sort_unstable();
         intervals.dedup();
         for every in intervals {
-            // A slot that is a multiple of `every` polls each point whose interval divides it.
-            let mut items = Vec::new();
-            for (i, p) in d.map.points.iter().enumerate() {
-                if every % d.point_interval_ms[i] == 0 {
-                    items.push(Item { target: Target::Point(i), location: p.location });
-                    if let Some((s, _, _)) = p.scale_from {
-                        items.push(Item { target: Target::Scale(s), location: d.map.scale_registers[s].location });
-                    }
-                }
-            }
-            items.dedup_by_key(|i| i.target);
-            let requests = plan(&items, d.limits, &Default::default());
+            let (values, requests) = d.cycle_requests(every);
             writeln!(out, 
                 "  cycle every {}: {} values in {} request(s)",
                 HumanDuration(std::time::Duration::from_millis(every)),
-                items.len(),
+                values,
                 requests.len()
             )?;
             for r in requests {
@@ -233,7 +221,43 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             }
         }
     }
+    write_line_loads(&mut out, &config)?;
     emit(&out);
+    Ok(())
+}
+
+/// For each serial line, how much of its time the devices' polls take: the worst case, every
+/// point of every device read at its device's interval.
+fn write_line_loads(out: &mut String, config: &Config) -> std::fmt::Result {
+    let mut lines: Vec<&SerialLine> = Vec::new();
+    for d in &config.devices {
+        if let Endpoint::Serial(line) = &d.endpoint {
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+    for line in lines {
+        let mut busy_per_s = 0.0;
+        let mut requests_per_s = 0.0;
+        for d in config.devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
+            let every = d.point_interval_ms.iter().copied().max().unwrap_or(d.interval.as_millis());
+            let (_, requests) = d.cycle_requests(every);
+            let per_s = 1000.0 / d.interval.as_millis() as f64;
+            requests_per_s += requests.len() as f64 * per_s;
+            busy_per_s += requests.iter().map(|r| rtu::exchange_time(line, r.count).as_secs_f64()).sum::<f64>() * per_s;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "line {} ({} baud): at most {:.1} requests/s taking {:.0} ms of every second on the wire ({:.1} % of the line), before the meters' own response delays",
+            line.name,
+            line.baud,
+            requests_per_s,
+            busy_per_s * 1000.0,
+            busy_per_s * 100.0
+        )?;
+    }
     Ok(())
 }
 

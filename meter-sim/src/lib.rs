@@ -1,4 +1,5 @@
-//! `meter-sim`: simulated meters that serve the collector's built-in profiles over Modbus TCP,
+//! `meter-sim`: simulated meters that serve the collector's built-in profiles over Modbus (TCP,
+//! RTU over TCP, RTU on a serial line),
 //! with realistic values (daily and weekly load shape, noise, counters that only grow, optional
 //! rollover) and injectable faults, and simulated MQTT meters publishing JSON. Tests, the demo and the benchmarks use it.
 
@@ -9,5 +10,5 @@ pub mod server;
 pub mod spec;
 
 pub use model::Meter;
-pub use server::{serve, serve_rtu_over_tcp, Simulator};
+pub use server::{serve, serve_rtu_over_tcp, open_serial, serve_serial, Simulator};
 pub use spec::{DeviceSpec, Faults};

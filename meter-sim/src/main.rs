@@ -1,4 +1,4 @@
-//! `meter-sim`: serve simulated meters over Modbus TCP.
+//! `meter-sim`: serve simulated meters over Modbus TCP, RTU over TCP or RTU on a serial line.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +10,12 @@ use collector::config::HumanDuration;
 use meter_sim::{serve, DeviceSpec, Simulator};
 use tracing_subscriber::EnvFilter;
 
-/// Serves simulated energy, water and steam meters over Modbus TCP, one unit id per meter, each
-/// with a built-in profile's register map, a daily and weekly load shape, counters that only
-/// grow, and optional faults.
+/// Serves simulated energy, water and steam meters over Modbus TCP (or RTU over TCP, or RTU on a
+/// serial device), one unit id per meter, each with a built-in profile's register map, a daily
+/// and weekly load shape, counters that only grow, and optional faults.
 ///
-/// Prints `listening on ADDRESS` once bound (use port 0 to let the system choose).
+/// Prints `listening on ADDRESS` once bound (use port 0 to let the system choose), or
+/// `listening on PATH` with --serial.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -50,12 +51,33 @@ struct Cli {
     /// Speak RTU frames over TCP, as a serial-to-Ethernet converter does, instead of Modbus TCP.
     #[arg(long)]
     rtu_over_tcp: bool,
+    /// Serve RTU on this serial device instead of listening on TCP (e.g. one end of
+    /// `socat pty,raw,echo=0,link=/tmp/ttyA pty,raw,echo=0,link=/tmp/ttyB`). Unit ids no meter
+    /// has stay silent, as on a real bus.
+    #[arg(long, conflicts_with_all = ["rtu_over_tcp", "drop_connections"])]
+    serial: Option<PathBuf>,
+    /// Baud rate of the serial device.
+    #[arg(long, default_value_t = 9600, requires = "serial")]
+    baud: u32,
+    /// Parity of the serial device.
+    #[arg(long, value_enum, default_value = "even", requires = "serial")]
+    parity: ParityArg,
+    /// Share of serial answers sent with one bit flipped (a CRC error at the master).
+    #[arg(long, default_value_t = 0.0, requires = "serial")]
+    crc_errors: f64,
     /// Share of requests on which the connection is dropped instead of answered.
     #[arg(long, default_value_t = 0.0)]
     drop_connections: f64,
     /// Directory of extra profiles (NAME.toml), searched before the built-in ones.
     #[arg(long)]
     profiles_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ParityArg {
+    None,
+    Even,
+    Odd,
 }
 
 fn parse_duration(s: &str) -> Result<HumanDuration, String> {
@@ -83,6 +105,25 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let sim = Simulator::new(&cli.devices, cli.seed, cli.freeze_at, cli.profiles_dir.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(path) = &cli.serial {
+        anyhow::ensure!((0.0..=1.0).contains(&cli.crc_errors), "--crc-errors takes a share between 0 and 1");
+        let parity = match cli.parity {
+            ParityArg::None => tokio_serial::Parity::None,
+            ParityArg::Even => tokio_serial::Parity::Even,
+            ParityArg::Odd => tokio_serial::Parity::Odd,
+        };
+        let sim = Arc::new(sim.on_serial_bus());
+        let port = meter_sim::open_serial(path, cli.baud, parity).with_context(|| format!("opening {}", path.display()))?;
+        let server = meter_sim::serve_serial(port, Arc::clone(&sim), cli.crc_errors);
+        println!("listening on {}", path.display());
+        tokio::select! {
+            r = server => r.with_context(|| format!("serving on {}", path.display()))?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let (served, refused) = sim.counts();
+        eprintln!("served {served} requests, refused {refused}");
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(&cli.listen).await.with_context(|| format!("binding {}", cli.listen))?;
     println!("listening on {}", listener.local_addr()?);
     let sim = Arc::new(sim);

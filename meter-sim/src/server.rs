@@ -1,4 +1,5 @@
-//! The Modbus TCP server that answers for the simulated meters, one unit id each.
+//! The Modbus servers that answer for the simulated meters, one unit id each: Modbus TCP, RTU
+//! over TCP, and RTU on a serial line.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,8 @@ pub struct Simulator {
     frozen: Option<DateTime<Utc>>,
     served: AtomicU64,
     refused: AtomicU64,
+    /// On a serial bus nobody answers for a unit id that is not there; a TCP gateway says so.
+    silent_for_unknown_units: bool,
 }
 
 impl Simulator {
@@ -45,7 +48,13 @@ impl Simulator {
                 return Err(format!("unit {} is given twice", spec.unit));
             }
         }
-        Ok(Self { meters, frozen, served: AtomicU64::new(0), refused: AtomicU64::new(0) })
+        Ok(Self { meters, frozen, served: AtomicU64::new(0), refused: AtomicU64::new(0), silent_for_unknown_units: false })
+    }
+
+    /// Makes requests for unit ids no meter has go unanswered, as on a serial bus.
+    pub fn on_serial_bus(mut self) -> Self {
+        self.silent_for_unknown_units = true;
+        self
     }
 
     /// The simulated time now.
@@ -65,6 +74,9 @@ impl Simulator {
 
     async fn answer(self: Arc<Self>, req: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
         let Some((meter, faults)) = self.meters.get(&req.slave) else {
+            if self.silent_for_unknown_units {
+                return Ok(None);
+            }
             // What a TCP gateway says for a unit id nobody answers to.
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(ExceptionCode::GatewayTargetDevice);
@@ -177,4 +189,60 @@ pub async fn serve(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -
     let server = Server::new(listener);
     let on_connected = |stream: TcpStream, _addr: SocketAddr| std::future::ready(accept(&sim, stream, drop_rate));
     server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
+}
+
+/// Opens the serial device at `path` (a USB adapter, or one end of a socat pseudo-terminal
+/// pair), raw, 8 data bits, one stop bit.
+pub fn open_serial(path: &Path, baud: u32, parity: tokio_serial::Parity) -> io::Result<tokio_serial::SerialStream> {
+    use tokio_serial::SerialPortBuilderExt as _;
+    Ok(tokio_serial::new(path.to_string_lossy(), baud)
+        .data_bits(tokio_serial::DataBits::Eight)
+        .parity(parity)
+        .stop_bits(tokio_serial::StopBits::One)
+        .open_native_async()?)
+}
+
+/// Serves `sim` as RTU on `port` until the task is dropped or the port fails.
+///
+/// tokio-modbus's RTU server answers on an internal pseudo-terminal pair; a relay between it and
+/// the real port passes requests through and, with probability `crc_error_rate`, flips a bit in
+/// an answer's last byte (its CRC when the answer comes in one piece), so the master sees a
+/// frame of the right length with a bad checksum.
+pub async fn serve_serial(port: tokio_serial::SerialStream, sim: Arc<Simulator>, crc_error_rate: f64) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let (relay_end, server_end) = tokio_serial::SerialStream::pair()?;
+    let server = tokio_modbus::server::rtu::Server::new(server_end);
+    let serving = server.serve_forever(SimService(sim));
+
+    let (mut port_rx, mut port_tx) = tokio::io::split(port);
+    let (mut relay_rx, mut relay_tx) = tokio::io::split(relay_end);
+    let requests = async {
+        let mut buf = [0u8; 512];
+        loop {
+            let n = port_rx.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<(), io::Error>(());
+            }
+            relay_tx.write_all(&buf[..n]).await?;
+        }
+    };
+    let answers = async {
+        let mut buf = [0u8; 512];
+        loop {
+            let n = relay_rx.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<(), io::Error>(());
+            }
+            if crc_error_rate > 0.0 && fastrand::f64() < crc_error_rate {
+                buf[n - 1] ^= 1 << fastrand::u8(0..8);
+            }
+            port_tx.write_all(&buf[..n]).await?;
+        }
+    };
+    tokio::select! {
+        r = serving => r,
+        r = requests => r,
+        r = answers => r,
+    }
 }

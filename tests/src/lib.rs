@@ -21,15 +21,28 @@ pub fn bin(name: &str) -> PathBuf {
 /// A running `meter-sim`, killed when dropped.
 pub struct Sim {
     child: Child,
-    /// `127.0.0.1:PORT` it listens on.
+    /// `127.0.0.1:PORT` it listens on, or the serial device it serves.
     pub addr: String,
 }
 
 impl Sim {
     /// Starts `meter-sim` on a free loopback port with `args` (devices, faults, ...).
     pub fn start(args: &[&str]) -> Sim {
+        let mut all = vec!["--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Sim::spawn(&all)
+    }
+
+    /// Starts `meter-sim` serving RTU on the serial device `tty` with `args`.
+    pub fn start_serial(tty: &Path, args: &[&str]) -> Sim {
+        let tty = tty.to_str().expect("a UTF-8 path");
+        let mut all = vec!["--serial", tty];
+        all.extend_from_slice(args);
+        Sim::spawn(&all)
+    }
+
+    fn spawn(args: &[&str]) -> Sim {
         let mut child = Command::new(bin("meter-sim"))
-            .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,6 +84,76 @@ pub fn write_config(dir: &Path, sink: &str, devices: &[String]) -> PathBuf {
     let path = dir.join("collector.toml");
     std::fs::write(&path, text).expect("config written");
     path
+}
+
+/// Everything the collector stored under `dir` (its config's directory) in the Parquet store.
+pub fn stored_readings(dir: &Path) -> Vec<readings::Reading> {
+    let from = chrono::DateTime::from_timestamp(0, 0).expect("epoch");
+    let to = chrono::Utc::now() + chrono::Duration::days(1);
+    readings::store::read_range(&dir.join("data/readings"), from, to).expect("the store reads back")
+}
+
+/// Asserts that meter `name` kept every 1 s slot between its first and last (at least
+/// `min_slots` of them) and that every stored reading is what `meter` serves at `frozen`.
+pub fn assert_on_cadence_and_exact(stored: &[readings::Reading], name: &str, meter: &meter_sim::Meter, frozen: chrono::DateTime<chrono::Utc>, min_slots: usize) {
+    let mine: Vec<&readings::Reading> = stored.iter().filter(|r| r.meter.as_str() == name).collect();
+    let mut slots: Vec<i64> = mine.iter().map(|r| r.time.timestamp()).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    assert!(slots.len() >= min_slots, "{name}: {slots:?}");
+    assert_eq!(slots[slots.len() - 1] - slots[0] + 1, slots.len() as i64, "{name} missed a slot: {slots:?}");
+    for (p, point) in meter.profile.map.points.iter().enumerate() {
+        let (value, quality) = meter.expected(p, frozen);
+        for r in mine.iter().filter(|r| r.quantity == point.quantity) {
+            assert_eq!((r.value, r.quality), (value, quality), "{name}.{}", point.name);
+        }
+    }
+}
+
+/// A `[[modbus.devices]]` entry on serial line `line`.
+pub fn serial_device(name: &str, line: &str, unit: u8, profile: &str, interval: &str, extra: &str) -> String {
+    format!("[[modbus.devices]]\nname = \"{name}\"\nline = \"{line}\"\nunit = {unit}\nprofile = \"{profile}\"\ninterval = \"{interval}\"\n{extra}\n")
+}
+
+/// A pair of connected pseudo-terminals made by socat: what one end writes, the other reads, as
+/// on a serial cable. The collector opens one end, meter-sim the other.
+pub struct SerialPair {
+    child: Child,
+    _dir: tempfile::TempDir,
+    /// The collector's end.
+    pub a: PathBuf,
+    /// The meters' end.
+    pub b: PathBuf,
+}
+
+impl SerialPair {
+    /// Starts socat and waits until both ends exist.
+    pub fn start() -> SerialPair {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let (a, b) = (dir.path().join("ttyA"), dir.path().join("ttyB"));
+        let child = Command::new("socat")
+            .arg(format!("pty,raw,echo=0,link={}", a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", b.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("socat starts (tests/run installs it)");
+        let pair = SerialPair { child, _dir: dir, a, b };
+        for _ in 0..100 {
+            if pair.a.exists() && pair.b.exists() {
+                return pair;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("socat made no pseudo-terminals within 5 s");
+    }
+}
+
+impl Drop for SerialPair {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs `collector run --config CONFIG --for DURATION` and returns its output.

@@ -3,18 +3,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use e2e::{device, run_collector, summary_row, write_config, Sim};
+use e2e::{assert_on_cadence_and_exact, device, run_collector, stored_readings, summary_row, write_config, Sim};
 use meter_sim::{DeviceSpec, Simulator};
 use readings::{Quality, Reading};
 
 const FROZEN: &str = "2026-03-04T05:06:07Z";
 const SEED: &str = "42";
-
-fn all_readings(dir: &std::path::Path) -> Vec<Reading> {
-    let from = DateTime::from_timestamp(0, 0).unwrap();
-    let to = Utc::now() + chrono::Duration::days(1);
-    readings::store::read_range(&dir.join("data/readings"), from, to).expect("the store reads back")
-}
 
 /// Every built-in profile, served by the simulator at a frozen instant, ends up in the store with
 /// the values a correct reader decodes, in canonical units, stamped on whole-second slots.
@@ -42,7 +36,7 @@ fn every_builtin_profile_round_trips_into_the_parquet_store() {
     let frozen: DateTime<Utc> = FROZEN.parse().unwrap();
     let reference = Simulator::new(&parsed, SEED.parse().unwrap(), Some(frozen), None).unwrap();
 
-    let stored = all_readings(dir.path());
+    let stored = stored_readings(dir.path());
     let mut slots: BTreeMap<String, std::collections::BTreeSet<i64>> = BTreeMap::new();
     for (i, profile) in profiles.iter().enumerate() {
         let meter = reference.meter(i as u8 + 1).unwrap();
@@ -106,7 +100,7 @@ fn faults_are_counted_and_the_healthy_meter_keeps_its_cadence() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
 
-    let stored = all_readings(dir.path());
+    let stored = stored_readings(dir.path());
     let of = |meter: &'static str| stored.iter().filter(move |r| r.meter.as_str() == meter);
 
     // Healthy: no gaps between its first and last slot, all good.
@@ -153,12 +147,12 @@ fn sigterm_flushes_buffered_readings() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(3500));
-    assert!(all_readings(dir.path()).is_empty(), "nothing written before shutdown");
+    assert!(stored_readings(dir.path()).is_empty(), "nothing written before shutdown");
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit status {:?}", out.status);
-    let stored = all_readings(dir.path());
+    let stored = stored_readings(dir.path());
     assert!(stored.len() >= 16 * 2, "{} readings", stored.len());
     let row = summary_row(&String::from_utf8_lossy(&out.stdout), "m");
     // cycles x 16 points were good, and every one of them is in the store.
@@ -188,20 +182,9 @@ fn rtu_over_tcp_through_a_converter() {
     let specs: Vec<DeviceSpec> = ["1=eastron_sdm630", "2=tuf2000m"].iter().map(|s| s.parse().unwrap()).collect();
     let frozen: DateTime<Utc> = FROZEN.parse().unwrap();
     let reference = Simulator::new(&specs, SEED.parse().unwrap(), Some(frozen), None).unwrap();
-    let stored = all_readings(dir.path());
+    let stored = stored_readings(dir.path());
     for (unit, name) in [(1u8, "incomer"), (2, "water")] {
-        let meter = reference.meter(unit).unwrap();
-        let mut slots: Vec<i64> = stored.iter().filter(|r| r.meter.as_str() == name).map(|r| r.time.timestamp()).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        assert!(slots.len() >= 3, "{name}: {slots:?}");
-        assert_eq!(slots.last().unwrap() - slots[0] + 1, slots.len() as i64, "{name} missed a slot: {slots:?}");
-        for (p, point) in meter.profile.map.points.iter().enumerate() {
-            let (value, quality) = meter.expected(p, frozen);
-            for r in stored.iter().filter(|r| r.meter.as_str() == name && r.quantity == point.quantity) {
-                assert_eq!((r.value, r.quality), (value, quality), "{name}.{}", point.name);
-            }
-        }
+        assert_on_cadence_and_exact(&stored, name, reference.meter(unit).unwrap(), frozen, 3);
         assert_eq!(summary_row(&stdout, name).last().map(String::as_str), Some("-"), "{stdout}");
     }
     assert!(summary_row(&stdout, "dead").iter().any(|c| c.starts_with("timeout=")), "{stdout}");

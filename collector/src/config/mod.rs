@@ -80,14 +80,35 @@ impl Default for ParquetSinkConfig {
 struct ModbusSection {
     profiles_dir: Option<PathBuf>,
     #[serde(default)]
+    serial_lines: Vec<SerialLineSpec>,
+    #[serde(default)]
     devices: Vec<DeviceSpec>,
+}
+
+/// An RS-485/RS-232 line as written in the config; see [`SerialLine`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SerialLineSpec {
+    name: String,
+    device: PathBuf,
+    #[serde(default = "default_baud")]
+    baud: u32,
+    #[serde(default)]
+    parity: Parity,
+    #[serde(default = "default_data_bits")]
+    data_bits: u8,
+    #[serde(default = "default_stop_bits")]
+    stop_bits: u8,
+    #[serde(default = "default_byte_timeout")]
+    byte_timeout: HumanDuration,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeviceSpec {
     name: MeterId,
-    host: String,
+    host: Option<String>,
+    line: Option<String>,
     #[serde(default = "default_port")]
     port: u16,
     #[serde(default = "default_unit")]
@@ -130,6 +151,18 @@ fn default_max_age() -> HumanDuration {
 }
 fn default_port() -> u16 {
     502
+}
+fn default_baud() -> u32 {
+    9600
+}
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+fn default_byte_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(100))
 }
 fn default_unit() -> u8 {
     1
@@ -197,22 +230,81 @@ pub enum Framing {
     RtuOverTcp,
 }
 
-/// A TCP address a Modbus server (a meter, a gateway or a serial converter) listens on, and the
-/// framing it speaks. Devices with the same endpoint share one connection.
+/// Parity of a serial line. The Modbus serial-line specification makes even parity the default;
+/// many meters ship with none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Parity {
+    None,
+    #[default]
+    Even,
+    Odd,
+}
+
+/// A validated serial line (RS-485 bus or RS-232 link) and its character format. RTU frames
+/// always carry 8 data bits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Endpoint {
-    pub host: String,
-    pub port: u16,
-    pub framing: Framing,
+pub struct SerialLine {
+    pub name: String,
+    pub path: PathBuf,
+    pub baud: u32,
+    pub parity: Parity,
+    pub stop_bits: u8,
+    /// The longest pause inside one answer before the frame is taken as ended.
+    pub byte_timeout: std::time::Duration,
+}
+
+impl SerialLine {
+    /// Bits on the wire per character: start, 8 data, parity, stop.
+    pub fn bits_per_char(&self) -> u32 {
+        1 + 8 + u32::from(self.parity != Parity::None) + u32::from(self.stop_bits)
+    }
+
+    /// Time one character takes on the wire.
+    pub fn char_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(u64::from(self.bits_per_char()) * 1_000_000_000 / u64::from(self.baud.max(1)))
+    }
+
+    /// The silence that must separate two frames: 3.5 character times, or 1.75 ms above
+    /// 19200 baud, where the specification fixes it so that UARTs need not time it so finely.
+    pub fn frame_silence(&self) -> std::time::Duration {
+        if self.baud > 19_200 {
+            std::time::Duration::from_micros(1750)
+        } else {
+            self.char_time() * 7 / 2
+        }
+    }
+}
+
+/// Where a Modbus server is reached, and the framing it speaks. Devices with the same endpoint
+/// share one connection (or one serial port) and take turns on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// A TCP address: a meter, a gateway or a serial-to-Ethernet converter.
+    Tcp { host: String, port: u16, framing: Framing },
+    /// A local serial port.
+    Serial(SerialLine),
 }
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)?;
-        if self.framing == Framing::RtuOverTcp {
-            f.write_str(" (RTU over TCP)")?;
+        match self {
+            Endpoint::Tcp { host, port, framing } => {
+                write!(f, "{host}:{port}")?;
+                if *framing == Framing::RtuOverTcp {
+                    f.write_str(" (RTU over TCP)")?;
+                }
+                Ok(())
+            }
+            Endpoint::Serial(line) => {
+                let parity = match line.parity {
+                    Parity::None => 'N',
+                    Parity::Even => 'E',
+                    Parity::Odd => 'O',
+                };
+                write!(f, "{} ({} {} 8{parity}{})", line.path.display(), line.name, line.baud, line.stop_bits)
+            }
         }
-        Ok(())
     }
 }
 
@@ -234,6 +326,27 @@ pub struct Device {
     pub retry_backoff: HumanDuration,
     pub pause_after_connect: HumanDuration,
     pub pause_between_requests: HumanDuration,
+}
+
+impl Device {
+    /// The values and the read requests of a slot that is a multiple of `every_ms`: each point
+    /// whose interval divides it, with the scale registers those points need.
+    pub fn cycle_requests(&self, every_ms: u64) -> (usize, Vec<crate::modbus::plan::ReadRequest>) {
+        use crate::modbus::plan::{plan, Item, Target};
+        let mut items = Vec::new();
+        for (i, p) in self.map.points.iter().enumerate() {
+            if every_ms.is_multiple_of(self.point_interval_ms[i]) {
+                items.push(Item { target: Target::Point(i), location: p.location });
+                if let Some((s, _, _)) = p.scale_from {
+                    if !items.iter().any(|it| it.target == Target::Scale(s)) {
+                        items.push(Item { target: Target::Scale(s), location: self.map.scale_registers[s].location });
+                    }
+                }
+            }
+        }
+        let requests = plan(&items, self.limits, &Default::default());
+        (items.len(), requests)
+    }
 }
 
 /// The validated configuration the collector runs on.
@@ -297,6 +410,43 @@ impl Config {
         }
         let profiles_dir = raw.modbus.profiles_dir.as_ref().map(|d| base.join(d));
 
+        let mut lines: HashMap<&str, SerialLine> = HashMap::new();
+        let mut line_paths: HashMap<&Path, String> = HashMap::new();
+        for (i, l) in raw.modbus.serial_lines.iter().enumerate() {
+            let key = format!("modbus.serial_lines[{i}]");
+            if l.name.trim().is_empty() {
+                err(format!("{key}.name"), "is empty; devices name their line by it".into());
+            }
+            if l.device.as_os_str().is_empty() {
+                err(format!("{key}.device"), "is empty; give the serial device, e.g. \"/dev/ttyUSB0\"".into());
+            } else if let Some(first) = line_paths.insert(&l.device, key.clone()) {
+                err(format!("{key}.device"), format!("{} is already the device of {first}; one line per port", l.device.display()));
+            }
+            if !(300..=4_000_000).contains(&l.baud) {
+                err(format!("{key}.baud"), format!("is {}; give the line's baud rate, e.g. 9600 or 19200", l.baud));
+            }
+            if l.data_bits != 8 {
+                err(format!("{key}.data_bits"), format!("is {}; Modbus RTU frames carry 8 data bits (7 is Modbus ASCII, which is not supported)", l.data_bits));
+            }
+            if !(1..=2).contains(&l.stop_bits) {
+                err(format!("{key}.stop_bits"), format!("is {}; it must be 1 or 2", l.stop_bits));
+            }
+            if l.byte_timeout.as_millis() == 0 {
+                err(format!("{key}.byte_timeout"), "is 0; give a positive duration such as \"100ms\"".into());
+            }
+            let line = SerialLine {
+                name: l.name.clone(),
+                path: base.join(&l.device),
+                baud: l.baud,
+                parity: l.parity,
+                stop_bits: l.stop_bits,
+                byte_timeout: l.byte_timeout.0,
+            };
+            if lines.insert(l.name.as_str(), line).is_some() {
+                err(format!("{key}.name"), format!("{:?} names two serial lines", l.name));
+            }
+        }
+
         let mut devices = Vec::new();
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut profile_errors = Vec::new();
@@ -305,12 +455,42 @@ impl Config {
             if let Some(first) = seen.insert(d.name.to_string(), key.clone()) {
                 err(format!("{key}.name"), format!("{:?} is already the name of {first}; meter names must be unique", d.name.as_str()));
             }
-            if d.host.trim().is_empty() || d.host.contains(char::is_whitespace) {
-                err(format!("{key}.host"), format!("{:?} is not a host name or IP address", d.host));
-            }
-            if d.port == 0 {
-                err(format!("{key}.port"), "is 0; Modbus TCP listens on 502 unless the device says otherwise".into());
-            }
+            let endpoint = match (&d.host, &d.line) {
+                (Some(host), None) => {
+                    if host.trim().is_empty() || host.contains(char::is_whitespace) {
+                        err(format!("{key}.host"), format!("{host:?} is not a host name or IP address"));
+                    }
+                    if d.port == 0 {
+                        err(format!("{key}.port"), "is 0; Modbus TCP listens on 502 unless the device says otherwise".into());
+                    }
+                    Some(Endpoint::Tcp { host: host.trim().to_owned(), port: d.port, framing: d.transport })
+                }
+                (None, Some(name)) => {
+                    if d.transport != Framing::Tcp {
+                        err(format!("{key}.transport"), "is for devices reached over TCP; a device on a serial line always speaks RTU".into());
+                    }
+                    // Unit 0 is broadcast (never answered) and 248..=255 are reserved on a serial line.
+                    if !(1..=247).contains(&d.unit) {
+                        err(format!("{key}.unit"), format!("is {}; on a serial line a device's address is 1 to 247", d.unit));
+                    }
+                    match lines.get(name.as_str()) {
+                        Some(line) => Some(Endpoint::Serial(line.clone())),
+                        None => {
+                            let known: Vec<&str> = raw.modbus.serial_lines.iter().map(|l| l.name.as_str()).collect();
+                            err(format!("{key}.line"), format!("{name:?} is not a serial line in [[modbus.serial_lines]] (there are: {})", if known.is_empty() { "none".to_owned() } else { known.join(", ") }));
+                            None
+                        }
+                    }
+                }
+                (Some(_), Some(_)) => {
+                    err(format!("{key}.line"), "a device is reached either over TCP (host) or on a serial line (line), not both".into());
+                    None
+                }
+                (None, None) => {
+                    err(key.clone(), "has neither host nor line; give host = \"IP\" for Modbus TCP or line = \"NAME\" for a serial line".into());
+                    None
+                }
+            };
             let interval = d.interval.as_millis();
             if interval < 100 {
                 err(format!("{key}.interval"), format!("is {}; poll at most every 100ms", d.interval));
@@ -374,9 +554,10 @@ impl Config {
                     }
                 }
             }
+            let Some(endpoint) = endpoint else { continue };
             devices.push(Device {
                 meter: d.name.clone(),
-                endpoint: Endpoint { host: d.host.trim().to_owned(), port: d.port, framing: d.transport },
+                endpoint,
                 unit: d.unit,
                 interval: d.interval,
                 profile: d.profile.clone(),

@@ -1,7 +1,8 @@
-//! One TCP connection to a Modbus server (a meter or a gateway in front of several unit ids).
-//! Its owner sends one request at a time; every call is bounded by a timeout, and any transport
-//! trouble drops the connection so the next call starts on a fresh one (tokio-modbus has neither
-//! timeouts nor reconnects of its own).
+//! One connection to a Modbus endpoint: a TCP connection (to a meter, a gateway in front of
+//! several unit ids, or a serial converter) or a local serial port. Its owner sends one request
+//! at a time; every call is bounded by a timeout, and transport trouble drops the connection so
+//! the next call starts on a fresh one (tokio-modbus has neither timeouts nor reconnects of its
+//! own). Modbus TCP goes through tokio-modbus; RTU frames through [`super::rtu`].
 
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use readings::Quality;
 use tokio::net::TcpStream;
 use tokio_modbus::client::Context;
 use tokio_modbus::prelude::*;
+use tokio_serial::{SerialPort as _, SerialPortBuilderExt as _, SerialStream};
 
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
-use crate::config::{Endpoint, Framing};
+use super::rtu::RtuMaster;
+use crate::config::{Endpoint, Framing, Parity, SerialLine};
 
 /// Why a read returned no registers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +30,8 @@ pub enum ReadError {
     Exception { code: u8, name: String },
     #[error("protocol error: {0}")]
     Protocol(String),
+    #[error("garbled answer (CRC error): {0}")]
+    Crc(String),
 }
 
 impl ReadError {
@@ -38,6 +43,7 @@ impl ReadError {
             ReadError::Transport(_) => "transport".into(),
             ReadError::Exception { code, .. } => format!("exception_{code:02x}"),
             ReadError::Protocol(_) => "protocol".into(),
+            ReadError::Crc(_) => "crc".into(),
         }
     }
 
@@ -47,7 +53,7 @@ impl ReadError {
             ReadError::Timeout(_) => Quality::Timeout,
             ReadError::Exception { code: 0x0A | 0x0B, .. } => Quality::CommError,
             ReadError::Exception { .. } => Quality::DeviceException,
-            ReadError::Connect { .. } | ReadError::Transport(_) | ReadError::Protocol(_) => Quality::CommError,
+            ReadError::Connect { .. } | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_) => Quality::CommError,
         }
     }
 
@@ -69,9 +75,16 @@ impl ReadError {
         self.is_transient() && !matches!(self, ReadError::Timeout(_))
     }
 
-    /// Whether the connection itself is suspect and must be rebuilt.
-    fn breaks_connection(&self) -> bool {
-        matches!(self, ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_))
+    /// Whether the connection itself is suspect and must be rebuilt. A serial port is reopened
+    /// only when the port itself fails: a bus where one meter is silent or noisy is still fine.
+    fn breaks_connection(&self, endpoint: &Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Tcp { .. } => matches!(
+                self,
+                ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_)
+            ),
+            Endpoint::Serial(_) => matches!(self, ReadError::Transport(_)),
+        }
     }
 
     /// Whether this is the device saying the addresses do not exist.
@@ -80,16 +93,23 @@ impl ReadError {
     }
 }
 
-/// A lazily (re)connected Modbus TCP client.
+/// An open connection in the framing its endpoint speaks.
+enum Conn {
+    Tcp(Context),
+    RtuOverTcp(RtuMaster<TcpStream>),
+    Serial(RtuMaster<SerialStream>),
+}
+
+/// A lazily (re)connected Modbus client.
 pub struct Link {
     endpoint: Endpoint,
-    ctx: Option<Context>,
+    conn: Option<Conn>,
 }
 
 impl Link {
     /// A link that connects on its first read.
     pub fn new(endpoint: Endpoint) -> Self {
-        Self { endpoint, ctx: None }
+        Self { endpoint, conn: None }
     }
 
     /// The server's address.
@@ -105,56 +125,105 @@ impl Link {
         timeout: Duration,
         pause_after_connect: Duration,
     ) -> Result<Vec<u16>, ReadError> {
-        if self.ctx.is_none() {
-            self.connect(timeout).await?;
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.endpoint, timeout).await?);
             if !pause_after_connect.is_zero() {
                 tokio::time::sleep(pause_after_connect).await;
             }
         }
-        let Some(ctx) = self.ctx.as_mut() else {
+        let Some(conn) = self.conn.as_mut() else {
             return Err(ReadError::Transport("not connected".into()));
         };
-        ctx.set_slave(Slave(unit));
-        let call = async {
-            match req.function {
-                RegisterFunction::Holding => ctx.read_holding_registers(req.start, req.count).await,
-                RegisterFunction::Input => ctx.read_input_registers(req.start, req.count).await,
-            }
-        };
-        let result = match tokio::time::timeout(timeout, call).await {
-            Err(_) => Err(ReadError::Timeout(timeout)),
-            Ok(Err(tokio_modbus::Error::Transport(e))) => Err(ReadError::Transport(e.to_string())),
-            Ok(Err(tokio_modbus::Error::Protocol(e))) => Err(ReadError::Protocol(e.to_string())),
-            Ok(Ok(Err(code))) => Err(ReadError::Exception { code: u8::from(code), name: format!("{code:?}") }),
-            Ok(Ok(Ok(regs))) if regs.len() != usize::from(req.count) => {
-                Err(ReadError::Protocol(format!("asked for {} registers, got {}", req.count, regs.len())))
-            }
-            Ok(Ok(Ok(regs))) => Ok(regs),
+        let result = match conn {
+            Conn::Tcp(ctx) => read_tcp(ctx, unit, req, timeout).await,
+            Conn::RtuOverTcp(master) => master.read(unit, req, timeout).await,
+            Conn::Serial(master) => master.read(unit, req, timeout).await,
         };
         if let Err(e) = &result {
             // After a timeout a late answer could still arrive and be taken for the next
             // request's; after a transport or framing error the stream is suspect. Start over.
-            if e.breaks_connection() {
-                self.ctx = None;
+            if e.breaks_connection(&self.endpoint) {
+                self.conn = None;
             }
         }
         result
     }
+}
 
-    async fn connect(&mut self, timeout: Duration) -> Result<(), ReadError> {
-        let endpoint = self.endpoint.to_string();
-        let fail = |message: String| ReadError::Connect { endpoint: endpoint.clone(), message };
-        let stream = tokio::time::timeout(timeout, TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port)))
-            .await
-            .map_err(|_| fail(format!("no connection within {timeout:?}")))?
-            .map_err(|e| fail(e.to_string()))?;
-        // Meters answer small requests; Nagle's delay would only add latency.
-        let _ = stream.set_nodelay(true);
-        self.ctx = Some(match self.endpoint.framing {
-            Framing::Tcp => tcp::attach_slave(stream, Slave(0)),
-            // A serial converter passes RTU frames (address, PDU, CRC) through unchanged.
-            Framing::RtuOverTcp => rtu::attach_slave(stream, Slave(0)),
-        });
-        Ok(())
+/// A fresh connection to `endpoint` (held apart from the link: a link is not `Sync`).
+async fn connect(endpoint: &Endpoint, timeout: Duration) -> Result<Conn, ReadError> {
+    let name = endpoint.to_string();
+    let fail = |message: String| ReadError::Connect {
+        endpoint: name.clone(),
+        message,
+    };
+    let (host, port, framing) = match endpoint {
+        Endpoint::Serial(line) => return open_serial(line).map(Conn::Serial).map_err(fail),
+        Endpoint::Tcp { host, port, framing } => (host, *port, *framing),
+    };
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| fail(format!("no connection within {timeout:?}")))?
+        .map_err(|e| fail(e.to_string()))?;
+    // Meters answer small requests; Nagle's delay would only add latency.
+    let _ = stream.set_nodelay(true);
+    Ok(match framing {
+        Framing::Tcp => Conn::Tcp(tcp::attach_slave(stream, Slave(0))),
+        // A serial converter passes RTU frames (address, PDU, CRC) through unchanged and
+        // keeps the line's timing itself; a stalled frame is given the default byte timeout.
+        Framing::RtuOverTcp => Conn::RtuOverTcp(RtuMaster::new(stream, Duration::ZERO, RTU_OVER_TCP_BYTE_TIMEOUT)),
+    })
+}
+
+/// How long an RTU-over-TCP answer may stall mid-frame; converters forward a frame in one piece,
+/// but the network may split it.
+const RTU_OVER_TCP_BYTE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Opens a serial line with its character format, raw, and drops whatever the port held.
+fn open_serial(line: &SerialLine) -> Result<RtuMaster<SerialStream>, String> {
+    let parity = match line.parity {
+        Parity::None => tokio_serial::Parity::None,
+        Parity::Even => tokio_serial::Parity::Even,
+        Parity::Odd => tokio_serial::Parity::Odd,
+    };
+    let stop_bits = if line.stop_bits == 2 {
+        tokio_serial::StopBits::Two
+    } else {
+        tokio_serial::StopBits::One
+    };
+    let port = tokio_serial::new(line.path.to_string_lossy(), line.baud)
+        .data_bits(tokio_serial::DataBits::Eight)
+        .parity(parity)
+        .stop_bits(stop_bits)
+        .flow_control(tokio_serial::FlowControl::None)
+        .open_native_async()
+        .map_err(|e| format!("cannot open {}: {e}", line.path.display()))?;
+    // Bytes from before this process opened the port are not answers to anything it will send.
+    let _ = port.clear(tokio_serial::ClearBuffer::All);
+    Ok(RtuMaster::new(port, line.frame_silence(), line.byte_timeout))
+}
+
+async fn read_tcp(ctx: &mut Context, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {
+    ctx.set_slave(Slave(unit));
+    let call = async {
+        match req.function {
+            RegisterFunction::Holding => ctx.read_holding_registers(req.start, req.count).await,
+            RegisterFunction::Input => ctx.read_input_registers(req.start, req.count).await,
+        }
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Err(_) => Err(ReadError::Timeout(timeout)),
+        Ok(Err(tokio_modbus::Error::Transport(e))) => Err(ReadError::Transport(e.to_string())),
+        Ok(Err(tokio_modbus::Error::Protocol(e))) => Err(ReadError::Protocol(e.to_string())),
+        Ok(Ok(Err(code))) => Err(ReadError::Exception {
+            code: u8::from(code),
+            name: format!("{code:?}"),
+        }),
+        Ok(Ok(Ok(regs))) if regs.len() != usize::from(req.count) => Err(ReadError::Protocol(format!(
+            "asked for {} registers, got {}",
+            req.count,
+            regs.len()
+        ))),
+        Ok(Ok(Ok(regs))) => Ok(regs),
     }
 }

@@ -6,3 +6,4 @@ pub mod plan;
 pub mod poller;
 pub mod profile;
 pub mod register;
+pub mod rtu;

@@ -218,9 +218,13 @@ impl DevicePoller {
                     if !e.is_retryable() || attempt >= retries {
                         return Err(e);
                     }
-                    let base = self.device.retry_backoff.0.saturating_mul(1 << attempt.min(10));
-                    let jitter = Duration::from_millis(fastrand::u64(0..=base.as_millis() as u64 / 2));
-                    tokio::time::sleep(base + jitter).await;
+                    // A garbled frame is a moment's noise: ask again at once (the link keeps
+                    // the line's silence). Anything else gets time to recover.
+                    if !matches!(e, ReadError::Crc(_)) {
+                        let base = self.device.retry_backoff.0.saturating_mul(1 << attempt.min(10));
+                        let jitter = Duration::from_millis(fastrand::u64(0..=base.as_millis() as u64 / 2));
+                        tokio::time::sleep(base + jitter).await;
+                    }
                     attempt += 1;
                 }
             }

@@ -1,0 +1,295 @@
+//! The RTU master: one read at a time over a byte stream (a local serial port, or a TCP
+//! connection to a serial-to-Ethernet converter that passes frames through).
+//!
+//! tokio-modbus's RTU client treats a frame with a bad CRC by dropping bytes and waiting for a
+//! better one, so line noise costs the whole timeout and looks like silence. A gateway on an
+//! RS-485 bus must tell the two apart (noise is a wiring or termination fault; silence is a dead
+//! or misaddressed meter), so this module frames requests and checks answers itself: it knows
+//! the exact length of the answer it waits for, ends a frame that stalls after `byte_timeout`,
+//! and reports a CRC mismatch as such.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::link::ReadError;
+use crate::config::SerialLine;
+use super::plan::ReadRequest;
+use super::register::RegisterFunction;
+
+/// The Modbus CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF) of `bytes`.
+pub fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0xFFFF;
+    for &b in bytes {
+        crc ^= u16::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xA001 } else { crc >> 1 };
+        }
+    }
+    crc
+}
+
+/// The request frame: address, function, start, count, CRC (low byte first, unlike the rest).
+pub fn request_frame(unit: u8, req: &ReadRequest) -> [u8; 8] {
+    let function = match req.function {
+        RegisterFunction::Holding => 0x03,
+        RegisterFunction::Input => 0x04,
+    };
+    let [sh, sl] = req.start.to_be_bytes();
+    let [ch, cl] = req.count.to_be_bytes();
+    let mut frame = [unit, function, sh, sl, ch, cl, 0, 0];
+    let [lo, hi] = crc16(&frame[..6]).to_le_bytes();
+    frame[6] = lo;
+    frame[7] = hi;
+    frame
+}
+
+/// Time a read of `count` registers occupies the line: the 8-byte request and the
+/// `5 + 2 * count`-byte answer, each followed by the frame silence. The meter's own delay before
+/// it answers comes on top.
+pub fn exchange_time(line: &SerialLine, count: u16) -> Duration {
+    line.char_time() * (13 + 2 * u32::from(count)) + line.frame_silence() * 2
+}
+
+/// How many bytes the answer to `frame` has, given its first `got` bytes: `None` until the
+/// function byte (or, for a normal answer, the byte count) has arrived.
+fn expected_len(got: &[u8]) -> Option<usize> {
+    match got {
+        [_, f, ..] if f & 0x80 != 0 => Some(5),
+        [_, _, n, ..] => Some(5 + usize::from(*n)),
+        _ => None,
+    }
+}
+
+/// Checks a complete answer `frame` to `request` and returns its registers.
+pub fn parse_answer(request: &[u8; 8], count: u16, frame: &[u8]) -> Result<Vec<u16>, ReadError> {
+    let n = frame.len();
+    if n < 5 {
+        return Err(ReadError::Protocol(format!("a {n}-byte answer is too short for a frame")));
+    }
+    let (body, crc) = frame.split_at(n - 2);
+    let got = u16::from_le_bytes([crc[0], crc[1]]);
+    let want = crc16(body);
+    if got != want {
+        return Err(ReadError::Crc(format!("{n}-byte answer carries CRC {got:#06x}, its bytes give {want:#06x}")));
+    }
+    if frame[0] != request[0] {
+        return Err(ReadError::Protocol(format!("answer from unit {} to a request for unit {}", frame[0], request[0])));
+    }
+    if frame[1] == request[1] | 0x80 {
+        let code = frame[2];
+        return Err(ReadError::Exception { code, name: exception_name(code).into() });
+    }
+    if frame[1] != request[1] {
+        return Err(ReadError::Protocol(format!("answer with function {:#04x} to function {:#04x}", frame[1], request[1])));
+    }
+    let bytes = &body[3..];
+    if frame[2] as usize != bytes.len() || bytes.len() != 2 * usize::from(count) {
+        return Err(ReadError::Protocol(format!("asked for {count} registers, the answer holds {} bytes", bytes.len())));
+    }
+    Ok(bytes.chunks_exact(2).map(|w| u16::from_be_bytes([w[0], w[1]])).collect())
+}
+
+fn exception_name(code: u8) -> &'static str {
+    match code {
+        0x01 => "IllegalFunction",
+        0x02 => "IllegalDataAddress",
+        0x03 => "IllegalDataValue",
+        0x04 => "ServerDeviceFailure",
+        0x05 => "Acknowledge",
+        0x06 => "ServerDeviceBusy",
+        0x08 => "MemoryParityError",
+        0x0A => "GatewayPathUnavailable",
+        0x0B => "GatewayTargetDevice",
+        _ => "Unknown",
+    }
+}
+
+/// An RTU master owning its stream.
+pub struct RtuMaster<S> {
+    stream: S,
+    /// Quiet time required before a request (3.5 characters on a serial line, none over TCP).
+    silence: Duration,
+    /// The longest pause inside an answer before it counts as ended.
+    byte_timeout: Duration,
+    last_traffic: Instant,
+    /// Bytes that arrived while no answer was awaited (late answers, noise), for the logs.
+    stray_bytes: u64,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
+    /// A master on `stream`.
+    pub fn new(stream: S, silence: Duration, byte_timeout: Duration) -> Self {
+        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0 }
+    }
+
+    /// Bytes discarded so far because they arrived while no answer was awaited.
+    pub fn stray_bytes(&self) -> u64 {
+        self.stray_bytes
+    }
+
+    /// Reads `req` from `unit`; no answer at all within `timeout` is a timeout, anything else
+    /// that is not the expected answer says what it was. Stream errors are transport errors,
+    /// after which the stream should be reopened.
+    pub async fn read(&mut self, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {
+        tokio::time::sleep_until(self.last_traffic + self.silence).await;
+        self.discard_stray().await?;
+        let request = request_frame(unit, req);
+        self.stream.write_all(&request).await.map_err(|e| ReadError::Transport(e.to_string()))?;
+        self.stream.flush().await.map_err(|e| ReadError::Transport(e.to_string()))?;
+        self.last_traffic = Instant::now();
+
+        let deadline = Instant::now() + timeout;
+        let mut frame: Vec<u8> = Vec::with_capacity(5 + 2 * usize::from(req.count));
+        let mut buf = [0u8; 512];
+        loop {
+            let want = expected_len(&frame);
+            if want.is_some_and(|w| frame.len() >= w) {
+                break;
+            }
+            // Before the first byte the whole timeout applies; inside a frame, a stall longer
+            // than byte_timeout ends it (noise may have eaten bytes or garbled the length).
+            let until = if frame.is_empty() { deadline } else { deadline.min(Instant::now() + self.byte_timeout) };
+            match tokio::time::timeout_at(until, self.stream.read(&mut buf)).await {
+                Err(_) if frame.is_empty() => return Err(ReadError::Timeout(timeout)),
+                Err(_) => break,
+                Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
+                Ok(Ok(n)) => {
+                    frame.extend_from_slice(&buf[..n]);
+                    self.last_traffic = Instant::now();
+                }
+                Ok(Err(e)) => return Err(ReadError::Transport(e.to_string())),
+            }
+        }
+        match expected_len(&frame) {
+            Some(want) if frame.len() >= want => {
+                if frame.len() > want {
+                    // More than one frame's worth: the tail is noise or a late answer.
+                    self.stray_bytes += (frame.len() - want) as u64;
+                    frame.truncate(want);
+                }
+                parse_answer(&request, req.count, &frame)
+            }
+            // A frame cut short is the line's fault as much as a bad CRC is: the bytes that
+            // came do not make a valid frame.
+            _ => Err(ReadError::Crc(format!("the answer stopped after {} bytes: {:02x?}", frame.len(), &frame[..frame.len().min(8)]))),
+        }
+    }
+
+    /// Drops bytes already waiting (a late answer to an earlier request, noise) so that they are
+    /// not taken for the next answer.
+    async fn discard_stray(&mut self) -> Result<(), ReadError> {
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::ZERO, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
+                Ok(Ok(n)) => self.stray_bytes += n as u64,
+                Ok(Err(e)) => return Err(ReadError::Transport(e.to_string())),
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modbus::plan::Item;
+
+    fn req(function: RegisterFunction, start: u16, count: u16) -> ReadRequest {
+        ReadRequest { function, start, count, items: Vec::<Item>::new() }
+    }
+
+    #[test]
+    fn request_frames_match_the_specification_example() {
+        // Modbus over serial line V1.02 style example: unit 1, read holding 0x006B..+3.
+        let f = request_frame(0x11, &req(RegisterFunction::Holding, 0x006B, 3));
+        assert_eq!(f, [0x11, 0x03, 0x00, 0x6B, 0x00, 0x03, 0x76, 0x87]);
+        let f = request_frame(1, &req(RegisterFunction::Input, 0, 2));
+        assert_eq!(f, [0x01, 0x04, 0x00, 0x00, 0x00, 0x02, 0x71, 0xCB]);
+    }
+
+    fn answer(unit: u8, function: u8, regs: &[u16]) -> Vec<u8> {
+        let mut f = vec![unit, function, (regs.len() * 2) as u8];
+        for r in regs {
+            f.extend_from_slice(&r.to_be_bytes());
+        }
+        let crc = crc16(&f).to_le_bytes();
+        f.extend_from_slice(&crc);
+        f
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        let request = request_frame(7, &req(RegisterFunction::Holding, 100, 2));
+        assert_eq!(parse_answer(&request, 2, &answer(7, 3, &[0x1234, 0xABCD])), Ok(vec![0x1234, 0xABCD]));
+
+        let mut noisy = answer(7, 3, &[0x1234, 0xABCD]);
+        noisy[4] ^= 0x10;
+        assert!(matches!(parse_answer(&request, 2, &noisy), Err(ReadError::Crc(_))));
+
+        assert!(matches!(parse_answer(&request, 2, &answer(8, 3, &[1, 2])), Err(ReadError::Protocol(m)) if m.contains("unit 8")));
+        assert!(matches!(parse_answer(&request, 2, &answer(7, 3, &[1])), Err(ReadError::Protocol(_))));
+
+        let mut exception = vec![7, 0x83, 0x02];
+        let crc = crc16(&exception).to_le_bytes();
+        exception.extend_from_slice(&crc);
+        assert_eq!(parse_answer(&request, 2, &exception), Err(ReadError::Exception { code: 2, name: "IllegalDataAddress".into() }));
+    }
+
+    #[test]
+    fn exchange_times_follow_the_baud_rate() {
+        let line = |baud| SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: crate::config::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
+        // 9600 8E1: 11 bits a character; 17 bytes and twice 3.5 characters of silence make 24
+        // characters, 27.5 ms.
+        let slow = exchange_time(&line(9600), 2);
+        assert!(slow.abs_diff(Duration::from_micros(27_500)) < Duration::from_micros(1), "{slow:?}");
+        // Above 19200 baud the silence is fixed at 1.75 ms.
+        assert_eq!(line(115_200).frame_silence(), Duration::from_micros(1750));
+        assert!(exchange_time(&line(115_200), 2) < slow / 5);
+    }
+
+    #[test]
+    fn answer_lengths_follow_the_first_bytes() {
+        assert_eq!(expected_len(&[1]), None);
+        assert_eq!(expected_len(&[1, 0x83]), Some(5));
+        assert_eq!(expected_len(&[1, 3]), None);
+        assert_eq!(expected_len(&[1, 3, 4]), Some(9));
+    }
+
+    /// Over an in-memory duplex: a clean answer, a garbled one (CRC), silence (timeout), and a
+    /// late answer that arrives before the next request and is discarded.
+    #[tokio::test]
+    async fn a_master_tells_noise_from_silence() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut master = RtuMaster::new(ours, Duration::from_millis(2), Duration::from_millis(50));
+        let r = req(RegisterFunction::Holding, 0, 1);
+        let device = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            // 1: clean.
+            theirs.read_exact(&mut buf).await.unwrap();
+            theirs.write_all(&answer(1, 3, &[42])).await.unwrap();
+            // 2: a bit flipped in the data.
+            theirs.read_exact(&mut buf).await.unwrap();
+            let mut a = answer(1, 3, &[42]);
+            a[3] ^= 1;
+            theirs.write_all(&a).await.unwrap();
+            // 3: silence, then the late answer.
+            theirs.read_exact(&mut buf).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            theirs.write_all(&answer(1, 3, &[43])).await.unwrap();
+            // 4: clean again.
+            theirs.read_exact(&mut buf).await.unwrap();
+            theirs.write_all(&answer(1, 3, &[44])).await.unwrap();
+            theirs
+        });
+        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![42]));
+        assert!(matches!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Crc(_))));
+        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Timeout(Duration::from_millis(100))));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![44]));
+        assert_eq!(master.stray_bytes(), 7);
+        device.await.unwrap();
+    }
+}
