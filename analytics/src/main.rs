@@ -1,13 +1,22 @@
-//! `analytics`: the energy metering centre's batch job. For now it summarises what a store holds;
-//! accounts, indicators and leader candidates build on the same scan.
+//! `analytics`: the energy metering centre's batch job: what a store holds, and the energy, water
+//! and carbon accounts with their intensity indicators and data-quality evidence.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use analytics::accounts::{self, AccountsSpec};
+use analytics::config::AnalyticsConfig;
+use analytics::load::scan_store;
+use analytics::period::{Period, PeriodKind};
+use analytics::reference::{ElectricityMethod, Reference};
+use anyhow::Context as _;
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use polars::prelude::*;
+use tracing::info;
 
-/// Turns stored meter readings into energy, water and carbon accounts (coming), starting from a
-/// summary of what the store holds.
+/// Turns stored meter readings into energy, water and carbon accounts per enterprise and period,
+/// with intensity indicators and the data-quality evidence behind every figure.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -23,24 +32,133 @@ enum Command {
         #[arg(long)]
         store: PathBuf,
     },
+    /// Energy (physical units and tce), water and CO2 accounts per enterprise and period, the
+    /// intensity indicators, and the data-quality evidence, written as Parquet and CSV tables:
+    /// meters (one row per counter and period: the evidence), media, accounts, quality.
+    Accounts {
+        /// The analytics config: reference data files and accounting choices
+        /// (config/analytics.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// The Parquet store's root; overrides `[store] parquet` of the config.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// First local date (YYYY-MM-DD); the period containing it is reported whole.
+        #[arg(long)]
+        from: NaiveDate,
+        /// Local date after the last one reported (YYYY-MM-DD).
+        #[arg(long)]
+        to: NaiveDate,
+        /// Period length.
+        #[arg(long, value_enum, default_value = "month")]
+        period: PeriodKind,
+        /// Electricity to coal equivalent: the equivalent-value method (the default) or the
+        /// equal-value method (needs that year's row in the coefficient table).
+        #[arg(long, value_enum)]
+        electricity_method: Option<ElectricityMethod>,
+        /// Only these enterprises (repeat the option).
+        #[arg(long = "enterprise")]
+        enterprises: Vec<String>,
+        /// Directory for the tables.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
+        Command::Accounts { config, store, from, to, period, electricity_method, enterprises, out } => {
+            run_accounts(&config, store, from, to, period, electricity_method, &enterprises, &out)
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
-/// Scans every partition of the store lazily; `date` comes from the hive path.
-fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
-    anyhow::ensure!(store.is_dir(), "{} is not a directory; pass the store's root (<data_dir>/readings)", store.display());
-    // Only complete files: the writer's temporary files live under .tmp/ with another extension.
-    let pattern = format!("{}/date=*/*.parquet", store.display());
-    let args = ScanArgsParquet {
-        hive_options: HiveOptions { enabled: Some(true), hive_start_idx: 0, schema: None, try_parse_dates: true },
-        ..Default::default()
+#[allow(clippy::too_many_arguments)]
+fn run_accounts(
+    config_path: &Path,
+    store: Option<PathBuf>,
+    from: NaiveDate,
+    to: NaiveDate,
+    kind: PeriodKind,
+    method: Option<ElectricityMethod>,
+    enterprises: &[String],
+    out: &Path,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(from < to, "--from {from} is not before --to {to}");
+    let started = Instant::now();
+    let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
+    info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
+    let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR or [store] parquet in the config")?;
+    let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
+
+    // Readings around the periods' edges are needed to interpolate the counters there: load a
+    // margin of a few gap lengths on each side, and the widest local offset.
+    let periods = Period::covering(kind, from, to);
+    let (first, last) = (periods.first().context("no period")?, periods.last().context("no period")?);
+    let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
+    let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
+    let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
+    let counters = analytics::load::counters_from_parquet(&store, load_from, load_to, enterprises)?;
+    let points: usize = counters.iter().map(|c| c.points.len()).sum();
+    info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
+
+    let (rows, notes) = accounts::meter_periods(&counters, &reference, spec)?;
+    for n in &notes {
+        tracing::warn!("{n}");
+    }
+    let mut meters = accounts::meter_frame(&rows)?;
+    let mut media = accounts::by_medium(&meters)?;
+    let production = accounts::production_frame(&reference, kind, from, to)?;
+    let mut table = accounts::accounts(&meters, &production, &reference)?;
+    let mut quality = accounts::quality(&meters)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for (name, df) in [("meters", &mut meters), ("media", &mut media), ("accounts", &mut table), ("quality", &mut quality)] {
+        accounts::write_table(out, name, df)?;
+    }
+    print_accounts(&table)?;
+    println!(
+        "{} enterprise-periods from {} counters ({} readings) in {:.1} s; tables in {}",
+        table.height(),
+        counters.len(),
+        points,
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// One line per enterprise and period.
+fn print_accounts(df: &DataFrame) -> anyhow::Result<()> {
+    let text = |name: &str| -> anyhow::Result<Vec<String>> {
+        let c = df.column(name)?;
+        Ok(match c.dtype() {
+            DataType::Float64 => c.f64()?.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.3}"))).collect(),
+            _ => c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("-").to_owned()).collect(),
+        })
     };
-    LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args).map_err(|e| anyhow::anyhow!("scanning {pattern}: {e}"))
+    let cols: Vec<Vec<String>> = ["enterprise", "period", "energy_tce", "water_m3", "co2_t", "kgce_per_unit", "product_unit"].iter().map(|c| text(c)).collect::<anyhow::Result<_>>()?;
+    println!("{:<20} {:<8} {:>14} {:>14} {:>14} {:>14}", "enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit");
+    for row in 0..df.height() {
+        println!(
+            "{:<20} {:<8} {:>14} {:>14} {:>14} {:>14} {}",
+            cols[0][row], cols[1][row], cols[2][row], cols[3][row], cols[4][row], cols[5][row], cols[6][row]
+        );
+    }
+    Ok(())
 }
 
 fn summary(store: &Path) -> anyhow::Result<()> {

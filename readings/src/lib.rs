@@ -1,7 +1,9 @@
 //! The stored-reading model shared by the collector and the analytics job: what a reading is
 //! (medium, quantity, kind, canonical unit, quality, ids), how units convert into the canonical
-//! ones, and the embedded Parquet store that both binaries write and read.
+//! ones, the embedded Parquet store that both binaries write and read, and the errors their
+//! config files report.
 
+pub mod config_file;
 pub mod ids;
 pub mod model;
 pub mod store;

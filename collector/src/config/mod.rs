@@ -2,7 +2,7 @@
 //! the rest of the collector runs on. Every problem names the file, the key and what is wrong.
 
 pub mod duration;
-pub mod error;
+pub use readings::config_file as error;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

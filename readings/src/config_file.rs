@@ -1,4 +1,5 @@
-//! Config errors that name the file, the key and what is wrong.
+//! Errors in config and reference-data files that name the file, the place, the key and what is
+//! wrong; shared by the collector's config and the analytics job's reference data.
 
 use std::fmt;
 

@@ -1,0 +1,346 @@
+//! Energy, water and carbon accounts per enterprise and period, from counter readings and the
+//! reference data (docs/accounts.md). Each counter's period consumption comes from
+//! [`crate::consumption`]; coefficients are looked up per meter; polars then sums the evidence
+//! into the tables an analyst reads.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use readings::{EnterpriseId, Medium, MeterId, Unit};
+
+use crate::consumption::{counter_series, CounterLimits};
+use crate::load::CounterReadings;
+use crate::period::{Month, Period, PeriodKind};
+use crate::reference::{ElectricityMethod, MeterRole, Reference};
+
+/// What the accounts are computed for.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountsSpec {
+    pub kind: PeriodKind,
+    /// Local dates `[from, to)`; periods overlapping them are reported whole.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub method: ElectricityMethod,
+    pub gap_h: f64,
+}
+
+/// One counter over one period: the evidence behind every account figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterPeriod {
+    pub enterprise: String,
+    pub period: String,
+    pub meter: String,
+    pub medium: Medium,
+    pub role: MeterRole,
+    pub quantity: String,
+    pub unit: String,
+    /// In `unit`; exported energy is negative.
+    pub consumption: f64,
+    pub covered_h: f64,
+    pub gap_h: f64,
+    pub excluded_h: f64,
+    pub uncovered_h: f64,
+    pub rollovers: u32,
+    pub resets: u32,
+    pub implausible: u32,
+    pub glitches: u32,
+    pub readings: u32,
+    /// Rows in the period without a usable value (timeouts, exceptions, out of range).
+    pub unusable: u32,
+    /// The meter's calibration was due before the period ended.
+    pub calibration_expired: bool,
+    pub kgce_per_unit: Option<f64>,
+    pub tce: f64,
+    pub kg_co2_per_unit: Option<f64>,
+    pub co2_t: f64,
+    /// Where the coefficients came from, and any fallback.
+    pub sources: String,
+}
+
+/// Media whose consumption is energy (GB/T 2589: comprehensive energy consumption).
+pub fn is_energy(m: Medium) -> bool {
+    !matches!(m, Medium::Water | Medium::Co2 | Medium::CompressedAir)
+}
+
+/// Turns counters into per-meter, per-period evidence. Counters of meters that the register does
+/// not list are left out and named in the returned notes; a missing coefficient is an error.
+pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec) -> anyhow::Result<(Vec<MeterPeriod>, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut missing = Vec::new();
+    for c in counters {
+        let (Ok(enterprise), Ok(meter)) = (c.enterprise.parse::<EnterpriseId>(), c.meter.parse::<MeterId>()) else {
+            notes.push(format!("{} / {}: not a valid enterprise or meter id; left out", c.enterprise, c.meter));
+            continue;
+        };
+        let (Some(ent), Some(info)) = (reference.enterprises.get(&enterprise), reference.meters.get(&(enterprise.clone(), meter.clone()))) else {
+            notes.push(format!("meter {} of {} is in the store but not in the meter register; its {} readings are left out", c.meter, c.enterprise, c.points.len()));
+            continue;
+        };
+        // One counter per meter is accounted (and exported electricity is netted off).
+        let exported = c.medium == Medium::Electricity && c.quantity == "active_energy_export";
+        if c.quantity != info.counter.as_str() && !exported {
+            continue;
+        }
+        if c.medium != info.medium {
+            notes.push(format!("meter {} of {} stores {} readings but the register says {}; left out", c.meter, c.enterprise, c.medium, info.medium));
+            continue;
+        }
+        let unit: Unit = c.unit.parse().map_err(|e| anyhow::anyhow!("meter {}: unit {:?}: {e}", c.meter, c.unit))?;
+        let series = counter_series(&c.points, CounterLimits { rollover: info.rollover, max_rate: info.max_rate, resolution: info.resolution });
+        let sign = if exported { -1.0 } else { 1.0 };
+        for period in Period::covering(spec.kind, spec.from, spec.to) {
+            let (from, to) = period.utc_bounds(ent.utc_offset);
+            let u = series.period(from.timestamp_millis(), to.timestamp_millis(), spec.gap_h);
+            let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+            let unusable = c.unusable.iter().filter(|(t, _)| (from_ms..to_ms).contains(t)).count() as u32;
+            let year = period.start.year();
+            let consumption = sign * u.consumption;
+            let mut sources = Vec::new();
+            let kgce = if is_energy(c.medium) {
+                match reference.coefficients.kgce(c.medium, unit, spec.method, year, info.variant.as_deref(), &enterprise) {
+                    Ok(f) => {
+                        sources.push(format!("kgce: {}", f.row.source));
+                        Some(f.per_canonical)
+                    }
+                    Err(e) => {
+                        missing.push(e);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let co2 = match c.medium {
+                Medium::Electricity => match reference.coefficients.grid(ent.grid_region, year) {
+                    Ok(f) => {
+                        sources.push(format!("CO2: {}", f.row.source));
+                        sources.extend(f.note);
+                        Some(f.per_canonical)
+                    }
+                    Err(e) => {
+                        missing.push(e);
+                        None
+                    }
+                },
+                // A direct CO2 meter measures tonnes of CO2.
+                Medium::Co2 => Some(1000.0 * unit.factor_to(Unit::T).unwrap_or(f64::NAN)),
+                m => match reference.coefficients.fuel(m, unit) {
+                    Some(Ok(f)) => {
+                        sources.push(format!("CO2: {}", f.row.source));
+                        Some(f.per_canonical)
+                    }
+                    Some(Err(e)) => {
+                        missing.push(e);
+                        None
+                    }
+                    None => None,
+                },
+            };
+            out.push(MeterPeriod {
+                enterprise: c.enterprise.clone(),
+                period: period.to_string(),
+                meter: c.meter.clone(),
+                medium: c.medium,
+                role: info.role,
+                quantity: c.quantity.clone(),
+                unit: c.unit.clone(),
+                consumption,
+                covered_h: u.covered_h,
+                gap_h: u.gap_h,
+                excluded_h: u.excluded_h,
+                uncovered_h: u.uncovered_h,
+                rollovers: u.rollovers,
+                resets: u.resets,
+                implausible: u.implausible,
+                glitches: u.glitches,
+                readings: u.readings,
+                unusable,
+                calibration_expired: info.calibration_due < period.end,
+                kgce_per_unit: kgce,
+                tce: kgce.map_or(0.0, |k| consumption * k / 1000.0),
+                kg_co2_per_unit: co2,
+                co2_t: co2.map_or(0.0, |k| consumption * k / 1000.0),
+                sources: sources.join("; "),
+            });
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    anyhow::ensure!(missing.is_empty(), "the coefficient tables lack what these readings need:\n  {}", missing.join("\n  "));
+    Ok((out, notes))
+}
+
+/// The evidence as a frame, one row per counter and period.
+pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
+    let s = |f: &dyn Fn(&MeterPeriod) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let f = |g: &dyn Fn(&MeterPeriod) -> f64| rows.iter().map(g).collect::<Vec<f64>>();
+    let u = |g: &dyn Fn(&MeterPeriod) -> u32| rows.iter().map(g).collect::<Vec<u32>>();
+    df!(
+        "enterprise" => s(&|r| r.enterprise.clone()),
+        "period" => s(&|r| r.period.clone()),
+        "meter" => s(&|r| r.meter.clone()),
+        "medium" => s(&|r| r.medium.to_string()),
+        "role" => s(&|r| r.role.to_string()),
+        "quantity" => s(&|r| r.quantity.clone()),
+        "unit" => s(&|r| r.unit.clone()),
+        "consumption" => f(&|r| r.consumption),
+        "covered_h" => f(&|r| r.covered_h),
+        "gap_h" => f(&|r| r.gap_h),
+        "excluded_h" => f(&|r| r.excluded_h),
+        "uncovered_h" => f(&|r| r.uncovered_h),
+        "rollovers" => u(&|r| r.rollovers),
+        "resets" => u(&|r| r.resets),
+        "implausible" => u(&|r| r.implausible),
+        "glitches" => u(&|r| r.glitches),
+        "readings" => u(&|r| r.readings),
+        "unusable" => u(&|r| r.unusable),
+        "calibration_expired" => rows.iter().map(|r| r.calibration_expired).collect::<Vec<bool>>(),
+        "kgce_per_unit" => rows.iter().map(|r| r.kgce_per_unit).collect::<Vec<Option<f64>>>(),
+        "tce" => f(&|r| r.tce),
+        "kg_co2_per_unit" => rows.iter().map(|r| r.kg_co2_per_unit).collect::<Vec<Option<f64>>>(),
+        "co2_t" => f(&|r| r.co2_t),
+        "sources" => s(&|r| r.sources.clone()),
+    )
+}
+
+/// Consumption per enterprise, period and medium: boundary total in physical units, tce and CO2,
+/// and the share the area and device sub-meters explain (metering coverage).
+pub fn by_medium(meters: &DataFrame) -> PolarsResult<DataFrame> {
+    let role = |r: &str| col("role").eq(lit(r));
+    meters
+        .clone()
+        .lazy()
+        .group_by([col("enterprise"), col("period"), col("medium"), col("unit")])
+        .agg([
+            col("consumption").filter(role("boundary")).sum().alias("boundary"),
+            col("consumption").filter(role("area")).sum().alias("area_submetered"),
+            col("consumption").filter(role("device")).sum().alias("device_submetered"),
+            col("tce").filter(role("boundary")).sum().alias("tce"),
+            col("co2_t").filter(role("boundary")).sum().alias("co2_t"),
+        ])
+        .with_columns([
+            (col("area_submetered") / col("boundary")).alias("area_coverage"),
+            (col("device_submetered") / col("boundary")).alias("device_coverage"),
+        ])
+        .sort(["enterprise", "period", "medium"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Production per enterprise and period: the group's product (for unit-product indicators) and
+/// the output value of every product.
+pub fn production_frame(reference: &Reference, kind: PeriodKind, from: NaiveDate, to: NaiveDate) -> PolarsResult<DataFrame> {
+    let mut sums: BTreeMap<(String, String), (f64, String, f64)> = BTreeMap::new();
+    for row in &reference.production {
+        let first = row.month.first_day();
+        if first < Month::of(from).first_day() || first >= to {
+            continue;
+        }
+        let Some(ent) = reference.enterprises.get(&row.enterprise) else { continue };
+        let period = Period::containing(kind, first).to_string();
+        let e = sums.entry((row.enterprise.to_string(), period)).or_insert((0.0, String::new(), 0.0));
+        if row.product == ent.product_group {
+            e.0 += row.quantity;
+            e.1 = row.unit.clone();
+        }
+        e.2 += row.output_value;
+    }
+    df!(
+        "enterprise" => sums.keys().map(|k| k.0.clone()).collect::<Vec<_>>(),
+        "period" => sums.keys().map(|k| k.1.clone()).collect::<Vec<_>>(),
+        "production" => sums.values().map(|v| (!v.1.is_empty()).then_some(v.0)).collect::<Vec<Option<f64>>>(),
+        "product_unit" => sums.values().map(|v| v.1.clone()).collect::<Vec<_>>(),
+        "output_value_10k_cny" => sums.values().map(|v| v.2).collect::<Vec<f64>>(),
+    )
+}
+
+/// The accounts and intensity indicators per enterprise and period.
+pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Reference) -> PolarsResult<DataFrame> {
+    let boundary = col("role").eq(lit("boundary"));
+    let names = df!(
+        "enterprise" => reference.enterprises.keys().map(|k| k.to_string()).collect::<Vec<_>>(),
+        "name" => reference.enterprises.values().map(|e| e.name.clone()).collect::<Vec<_>>(),
+        "product_group" => reference.enterprises.values().map(|e| e.product_group.clone()).collect::<Vec<_>>(),
+    )?;
+    let per_unit = |num: Expr, den: &str| when(col(den).gt(lit(0.0))).then(num / col(den)).otherwise(lit(NULL).cast(DataType::Float64));
+    meters
+        .clone()
+        .lazy()
+        .group_by([col("enterprise"), col("period")])
+        .agg([
+            col("tce").filter(boundary.clone()).sum().alias("energy_tce"),
+            col("consumption").filter(boundary.clone().and(col("medium").eq(lit("electricity")))).sum().alias("electricity_net_kwh"),
+            col("consumption").filter(boundary.clone().and(col("medium").eq(lit("water")))).sum().alias("water_m3"),
+            col("co2_t").filter(boundary.clone()).sum().alias("co2_t"),
+        ])
+        .join(names.lazy(), [col("enterprise")], [col("enterprise")], JoinArgs::new(JoinType::Left))
+        .join(production.clone().lazy(), [col("enterprise"), col("period")], [col("enterprise"), col("period")], JoinArgs::new(JoinType::Left))
+        .with_columns([
+            per_unit(col("energy_tce") * lit(1000.0), "production").alias("kgce_per_unit"),
+            per_unit(col("energy_tce"), "output_value_10k_cny").alias("tce_per_10k_cny"),
+            per_unit(col("water_m3"), "production").alias("water_m3_per_unit"),
+            per_unit(col("co2_t"), "production").alias("co2_t_per_unit"),
+            per_unit(col("co2_t"), "output_value_10k_cny").alias("co2_t_per_10k_cny"),
+        ])
+        .select([
+            col("enterprise"),
+            col("name"),
+            col("product_group"),
+            col("period"),
+            col("energy_tce"),
+            col("electricity_net_kwh"),
+            col("water_m3"),
+            col("co2_t"),
+            col("production"),
+            col("product_unit"),
+            col("output_value_10k_cny"),
+            col("kgce_per_unit"),
+            col("tce_per_10k_cny"),
+            col("water_m3_per_unit"),
+            col("co2_t_per_unit"),
+            col("co2_t_per_10k_cny"),
+        ])
+        .sort(["enterprise", "period"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Data-quality evidence per enterprise and period, from the boundary counters: the share of
+/// counter-hours covered by readings no further apart than the gap threshold, and what was
+/// flagged or excluded.
+pub fn quality(meters: &DataFrame) -> PolarsResult<DataFrame> {
+    let boundary = col("role").eq(lit("boundary"));
+    let hours = col("covered_h") + col("gap_h") + col("excluded_h") + col("uncovered_h");
+    meters
+        .clone()
+        .lazy()
+        .filter(col("quantity").neq(lit("active_energy_export")))
+        .group_by([col("enterprise"), col("period")])
+        .agg([
+            col("meter").filter(boundary.clone()).n_unique().alias("boundary_counters"),
+            (col("covered_h").filter(boundary.clone()).sum() / hours.filter(boundary.clone()).sum()).alias("coverage"),
+            col("gap_h").filter(boundary.clone()).sum().alias("gap_h"),
+            col("excluded_h").filter(boundary.clone()).sum().alias("excluded_h"),
+            col("uncovered_h").filter(boundary.clone()).sum().alias("uncovered_h"),
+            col("rollovers").sum().alias("rollovers"),
+            col("resets").sum().alias("resets"),
+            col("implausible").sum().alias("implausible"),
+            col("glitches").sum().alias("glitches"),
+            col("unusable").sum().alias("unusable_rows"),
+            col("meter").filter(col("calibration_expired")).n_unique().alias("meters_past_calibration"),
+        ])
+        .sort(["enterprise", "period"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// Writes `df` as `DIR/NAME.parquet` and `DIR/NAME.csv`.
+pub fn write_table(dir: &std::path::Path, name: &str, df: &mut DataFrame) -> anyhow::Result<()> {
+    let parquet = dir.join(format!("{name}.parquet"));
+    let file = std::fs::File::create(&parquet).with_context(|| format!("creating {}", parquet.display()))?;
+    ParquetWriter::new(file).finish(df).map_err(|e| anyhow::anyhow!("writing {}: {e}", parquet.display()))?;
+    let csv = dir.join(format!("{name}.csv"));
+    let mut file = std::fs::File::create(&csv).with_context(|| format!("creating {}", csv.display()))?;
+    CsvWriter::new(&mut file).finish(df).map_err(|e| anyhow::anyhow!("writing {}: {e}", csv.display()))?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Loading counter readings for a time range from the Parquet store, lazily: the `date=`
+//! partitions outside the range are never opened, and the filters on time, kind and enterprise
+//! are pushed into the scan.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use readings::{Medium, Quality};
+
+/// The counters whose differences are consumption (import energy, volume, mass, heat), and
+/// exported electricity, which comprehensive consumption subtracts.
+pub const CONSUMPTION_QUANTITIES: [&str; 5] = ["active_energy_import", "active_energy_export", "volume", "mass", "heat_energy"];
+
+/// Qualities whose values the accounts use. A calibration-expired meter still measures (its
+/// readings are counted in the data-quality evidence); estimated values count too. Values that
+/// are out of range, and rows without a value, do not.
+pub fn usable(q: Quality) -> bool {
+    matches!(q, Quality::Good | Quality::Estimated | Quality::CalibrationExpired)
+}
+
+/// One counter's readings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterReadings {
+    pub enterprise: String,
+    pub site: String,
+    pub meter: String,
+    pub medium: Medium,
+    pub quantity: String,
+    pub unit: String,
+    /// (ms since the epoch, value), sorted by time.
+    pub points: Vec<(i64, f64)>,
+    /// Rows of this counter in range without a usable value: when, and why.
+    pub unusable: Vec<(i64, Quality)>,
+}
+
+/// Scans every partition of the store lazily; `date` comes from the hive path.
+pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
+    anyhow::ensure!(store.is_dir(), "{} is not a directory; pass the store's root (<data_dir>/readings)", store.display());
+    // Only complete files: the writer's temporary files live under .tmp/ with another extension.
+    let pattern = format!("{}/date=*/*.parquet", store.display());
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions { enabled: Some(true), hive_start_idx: 0, schema: None, try_parse_dates: true },
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args).map_err(|e| anyhow::anyhow!("scanning {pattern}: {e}"))
+}
+
+/// The counter readings of `[from, to)` (UTC), optionally of some enterprises only.
+pub fn counters_from_parquet(store: &Path, from: DateTime<Utc>, to: DateTime<Utc>, enterprises: &[String]) -> anyhow::Result<Vec<CounterReadings>> {
+    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    // Partitions are UTC days: prune by date first, then by the exact instant.
+    let mut filter = col("date")
+        .gt_eq(lit(from.date_naive()))
+        .and(col("date").lt_eq(lit(to.date_naive())))
+        .and(col("time").cast(DataType::Int64).gt_eq(lit(from_ms)))
+        .and(col("time").cast(DataType::Int64).lt(lit(to_ms)))
+        .and(col("kind").cast(DataType::String).eq(lit("counter")));
+    let quantities = CONSUMPTION_QUANTITIES.iter().map(|q| col("quantity").cast(DataType::String).eq(lit(*q))).reduce(|a, b| a.or(b)).expect("quantities");
+    filter = filter.and(quantities);
+    if let Some(any) = enterprises.iter().map(|e| col("enterprise").cast(DataType::String).eq(lit(e.as_str()))).reduce(|a, b| a.or(b)) {
+        filter = filter.and(any);
+    }
+    let text = |c: &str| col(c).cast(DataType::String);
+    let df = scan_store(store)?
+        .filter(filter)
+        .select([
+            text("enterprise"),
+            text("site"),
+            text("meter"),
+            text("medium"),
+            text("quantity"),
+            text("unit"),
+            text("quality"),
+            col("time").cast(DataType::Int64).alias("time"),
+            col("value"),
+        ])
+        .sort(["enterprise", "meter", "quantity", "time"], SortMultipleOptions::default())
+        .collect()
+        .map_err(|e| anyhow::anyhow!("reading counters from {}: {e}", store.display()))?;
+    from_frame(&df)
+}
+
+/// Groups a sorted frame of counter rows into one [`CounterReadings`] per counter.
+pub fn from_frame(df: &DataFrame) -> anyhow::Result<Vec<CounterReadings>> {
+    let s = |name: &str| -> anyhow::Result<&StringChunked> { Ok(df.column(name)?.str()?) };
+    let (ent, site, meter, medium, quantity, unit, quality) = (s("enterprise")?, s("site")?, s("meter")?, s("medium")?, s("quantity")?, s("unit")?, s("quality")?);
+    let time = df.column("time")?.i64()?;
+    let value = df.column("value")?.f64()?;
+    let mut out: Vec<CounterReadings> = Vec::new();
+    for i in 0..df.height() {
+        let key = (ent.get(i).unwrap_or(""), meter.get(i).unwrap_or(""), quantity.get(i).unwrap_or(""));
+        let same = out.last().is_some_and(|c| (c.enterprise.as_str(), c.meter.as_str(), c.quantity.as_str()) == key);
+        if !same {
+            let medium: Medium = medium.get(i).unwrap_or("").parse().map_err(|e| anyhow::anyhow!("row {i}: {e}"))?;
+            out.push(CounterReadings {
+                enterprise: key.0.to_owned(),
+                site: site.get(i).unwrap_or("").to_owned(),
+                meter: key.1.to_owned(),
+                medium,
+                quantity: key.2.to_owned(),
+                unit: unit.get(i).unwrap_or("").to_owned(),
+                points: Vec::new(),
+                unusable: Vec::new(),
+            });
+        }
+        let c = out.last_mut().expect("pushed above");
+        let q: Quality = quality.get(i).unwrap_or("").parse().map_err(|e| anyhow::anyhow!("row {i}: {e}"))?;
+        let t = time.get(i).unwrap_or(i64::MIN);
+        match value.get(i) {
+            Some(v) if usable(q) => c.points.push((t, v)),
+            _ => c.unusable.push((t, q)),
+        }
+    }
+    Ok(out)
+}

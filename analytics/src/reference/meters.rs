@@ -1,0 +1,163 @@
+//! `meters.csv`: what each meter measures for whom, where it sits in the metering tree, and
+//! what its counter can and cannot do.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use readings::config_file::ConfigError;
+use readings::{EnterpriseId, Measure, Medium, MeterId, SiteId};
+
+use super::csv_rows;
+use super::enterprises::Enterprise;
+
+/// Where a meter sits in the enterprise's metering tree (GB 17167: enterprise boundary, main
+/// sub-units, main equipment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeterRole {
+    /// Measures what crosses the enterprise's boundary: the accounts are built from these.
+    Boundary,
+    /// A sub-meter of an area, workshop or process (a main sub-unit).
+    Area,
+    /// A sub-meter of one major energy-using device.
+    Device,
+}
+
+impl MeterRole {
+    /// The spelling used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeterRole::Boundary => "boundary",
+            MeterRole::Area => "area",
+            MeterRole::Device => "device",
+        }
+    }
+}
+
+impl FromStr for MeterRole {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "boundary" => Ok(MeterRole::Boundary),
+            "area" => Ok(MeterRole::Area),
+            "device" => Ok(MeterRole::Device),
+            _ => Err("is not a meter role; expected boundary, area or device"),
+        }
+    }
+}
+
+impl fmt::Display for MeterRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A date written YYYY-MM-DD.
+struct Date(NaiveDate);
+
+impl FromStr for Date {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Date).map_err(|_| "is not a date written YYYY-MM-DD")
+    }
+}
+
+/// One meter of the register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterInfo {
+    pub meter: MeterId,
+    pub enterprise: EnterpriseId,
+    pub site: SiteId,
+    pub medium: Medium,
+    pub role: MeterRole,
+    /// Accuracy class as the nameplate gives it (0.5, 1, 2, 2.5 ...).
+    pub accuracy_class: f64,
+    /// Readings after this date come from a meter past its verification or calibration.
+    pub calibration_due: NaiveDate,
+    /// The value at which the counter wraps to zero, in the stored (canonical) unit.
+    pub rollover: Option<f64>,
+    /// The highest rate the meter can measure, in the canonical unit per hour (kW for kWh, m3/h
+    /// for m3, t/h for t); a delta implying more is not consumption.
+    pub max_rate: Option<f64>,
+    /// The counter's smallest step in the stored unit (a register of whole m3 steps by 1): one
+    /// step more than `max_rate` allows is still plausible over a short interval.
+    pub resolution: f64,
+    /// The counter the accounts take from this meter (a steam meter may count both mass and
+    /// heat); by default the medium's usual one, see [`default_counter`].
+    pub counter: Measure,
+    /// Which row of a medium's coefficient table applies (a steam pressure class, a gas
+    /// quality), when the table has several.
+    pub variant: Option<String>,
+}
+
+const REQUIRED: &[&str] = &["meter", "enterprise", "site", "medium", "role", "accuracy_class", "calibration_due"];
+const OPTIONAL: &[&str] = &["rollover", "max_rate", "resolution", "counter", "variant"];
+
+/// The counter a medium is accounted by unless the register says otherwise: import energy for
+/// electricity, heat for steam and hot water, volume for gases and water, mass for solid and
+/// liquid fuels and CO2.
+pub fn default_counter(medium: Medium) -> Measure {
+    match medium {
+        Medium::Electricity => Measure::ActiveEnergyImport,
+        Medium::Steam | Medium::Heat => Measure::HeatEnergy,
+        Medium::NaturalGas | Medium::Water | Medium::CompressedAir => Measure::Volume,
+        Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::Co2 => Measure::Mass,
+    }
+}
+
+/// Reads `meters.csv`, keyed by (enterprise, meter); every enterprise must be in `enterprises`.
+pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Result<BTreeMap<(EnterpriseId, MeterId), MeterInfo>, Vec<ConfigError>> {
+    let mut out = BTreeMap::new();
+    let errors = csv_rows::read(path, REQUIRED, OPTIONAL, |row| {
+        let meter = row.parse::<MeterId>("meter");
+        let enterprise = row.parse::<EnterpriseId>("enterprise");
+        if let Some(e) = &enterprise {
+            if !enterprises.contains_key(e) {
+                row.problem("enterprise", format!("{} is not in the enterprises file", e.as_str()));
+            }
+        }
+        let site = row.parse::<SiteId>("site");
+        let medium = row.parse::<Medium>("medium");
+        let role = row.parse::<MeterRole>("role");
+        let accuracy_class = row.number("accuracy_class", false);
+        let due = row.parse::<Date>("calibration_due");
+        let rollover = positive(row, "rollover");
+        let max_rate = positive(row, "max_rate");
+        let resolution = positive(row, "resolution");
+        let counter = row.optional::<Measure>("counter");
+        if let Some(Some(m)) = counter {
+            if !matches!(m, Measure::ActiveEnergyImport | Measure::Volume | Measure::Mass | Measure::HeatEnergy) {
+                row.problem("counter", format!("{m} is not a consumption counter; expected active_energy_import, volume, mass or heat_energy"));
+            }
+        }
+        let variant = row.text("variant").map(str::to_owned);
+        if let (Some(meter), Some(enterprise), Some(site), Some(medium), Some(role), Some(accuracy_class), Some(due), Some(rollover), Some(max_rate), Some(resolution)) =
+            (meter, enterprise, site, medium, role, accuracy_class, due, rollover, max_rate, resolution)
+        {
+            let counter = counter.flatten().unwrap_or_else(|| default_counter(medium));
+            let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site, medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant };
+            if out.insert((enterprise, meter.clone()), info).is_some() {
+                row.problem("meter", format!("{} is listed twice for this enterprise", meter.as_str()));
+            }
+        }
+    });
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// An optional number that must be more than zero when given.
+fn positive(row: &mut csv_rows::Row, column: &str) -> Option<Option<f64>> {
+    let v = row.optional::<f64>(column)?;
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => {
+            row.problem(column, format!("is {x}; it must be more than zero, or left empty"));
+            None
+        }
+        other => Some(other),
+    }
+}
