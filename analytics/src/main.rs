@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use analytics::accounts::{self, AccountsSpec};
 use analytics::config::AnalyticsConfig;
+use analytics::load::influxdb::{InfluxAuth, InfluxSource};
 use analytics::load::scan_store;
 use analytics::period::{Period, PeriodKind};
 use analytics::reference::{ElectricityMethod, Reference};
@@ -41,8 +42,21 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         /// The Parquet store's root; overrides `[store] parquet` of the config.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "influxdb")]
         store: Option<PathBuf>,
+        /// Read from InfluxDB at this URL instead (InfluxQL on /query). A token in the
+        /// environment variable INFLUX_TOKEN, or INFLUX_USERNAME and INFLUX_PASSWORD, are sent.
+        #[arg(long, requires = "database")]
+        influxdb: Option<String>,
+        /// The InfluxDB database (or a 2.x bucket's DBRP mapping).
+        #[arg(long)]
+        database: Option<String>,
+        /// The measurement the collector writes to.
+        #[arg(long, default_value = "reading")]
+        measurement: String,
+        /// Let InfluxDB reduce each counter to its last value per this many minutes.
+        #[arg(long)]
+        downsample_minutes: Option<u64>,
         /// First local date (YYYY-MM-DD); the period containing it is reported whole.
         #[arg(long)]
         from: NaiveDate,
@@ -73,8 +87,18 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
-        Command::Accounts { config, store, from, to, period, electricity_method, enterprises, out } => {
-            run_accounts(&config, store, from, to, period, electricity_method, &enterprises, &out)
+        Command::Accounts { config, store, influxdb, database, measurement, downsample_minutes, from, to, period, electricity_method, enterprises, out } => {
+            let source = match influxdb {
+                Some(url) => Source::Influx(InfluxSource {
+                    url,
+                    database: database.unwrap_or_default(),
+                    measurement,
+                    auth: influx_auth(),
+                    downsample: downsample_minutes.map(|m| std::time::Duration::from_secs(60 * m)),
+                }),
+                None => Source::Parquet(store),
+            };
+            run_accounts(&config, source, from, to, period, electricity_method, &enterprises, &out)
         }
     };
     match result {
@@ -86,10 +110,29 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Where the readings come from.
+enum Source {
+    /// The Parquet store given on the command line, or else the config's.
+    Parquet(Option<PathBuf>),
+    Influx(InfluxSource),
+}
+
+/// Credentials from the environment, never from the command line (which other users of the
+/// machine can see).
+fn influx_auth() -> InfluxAuth {
+    if let Ok(token) = std::env::var("INFLUX_TOKEN") {
+        return InfluxAuth::Token(token.trim().to_owned());
+    }
+    match std::env::var("INFLUX_USERNAME") {
+        Ok(user) => InfluxAuth::Basic { user, password: std::env::var("INFLUX_PASSWORD").unwrap_or_default() },
+        Err(_) => InfluxAuth::None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_accounts(
     config_path: &Path,
-    store: Option<PathBuf>,
+    source: Source,
     from: NaiveDate,
     to: NaiveDate,
     kind: PeriodKind,
@@ -102,7 +145,6 @@ fn run_accounts(
     let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
     info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
-    let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR or [store] parquet in the config")?;
     let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
 
     // Readings around the periods' edges are needed to interpolate the counters there: load a
@@ -112,7 +154,13 @@ fn run_accounts(
     let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
     let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
     let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
-    let counters = analytics::load::counters_from_parquet(&store, load_from, load_to, enterprises)?;
+    let counters = match source {
+        Source::Parquet(store) => {
+            let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
+            analytics::load::counters_from_parquet(&store, load_from, load_to, enterprises)?
+        }
+        Source::Influx(influx) => analytics::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?,
+    };
     let points: usize = counters.iter().map(|c| c.points.len()).sum();
     info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
 

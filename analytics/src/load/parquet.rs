@@ -1,6 +1,5 @@
-//! Loading counter readings for a time range from the Parquet store, lazily: the `date=`
-//! partitions outside the range are never opened, and the filters on time, kind and enterprise
-//! are pushed into the scan.
+//! The Parquet store, scanned lazily: the `date=` partitions outside the range are never opened,
+//! and the filters on time, kind, quantity and enterprise are pushed into the scan.
 
 use std::path::Path;
 
@@ -8,31 +7,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::*;
 use readings::{Medium, Quality};
 
-/// The counters whose differences are consumption (import energy, volume, mass, heat), and
-/// exported electricity, which comprehensive consumption subtracts.
-pub const CONSUMPTION_QUANTITIES: [&str; 5] = ["active_energy_import", "active_energy_export", "volume", "mass", "heat_energy"];
-
-/// Qualities whose values the accounts use. A calibration-expired meter still measures (its
-/// readings are counted in the data-quality evidence); estimated values count too. Values that
-/// are out of range, and rows without a value, do not.
-pub fn usable(q: Quality) -> bool {
-    matches!(q, Quality::Good | Quality::Estimated | Quality::CalibrationExpired)
-}
-
-/// One counter's readings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CounterReadings {
-    pub enterprise: String,
-    pub site: String,
-    pub meter: String,
-    pub medium: Medium,
-    pub quantity: String,
-    pub unit: String,
-    /// (ms since the epoch, value), sorted by time.
-    pub points: Vec<(i64, f64)>,
-    /// Rows of this counter in range without a usable value: when, and why.
-    pub unusable: Vec<(i64, Quality)>,
-}
+use super::{CounterReadings, CONSUMPTION_QUANTITIES};
 
 /// Scans every partition of the store lazily; `date` comes from the hive path.
 pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
@@ -106,11 +81,7 @@ pub fn from_frame(df: &DataFrame) -> anyhow::Result<Vec<CounterReadings>> {
         }
         let c = out.last_mut().expect("pushed above");
         let q: Quality = quality.get(i).unwrap_or("").parse().map_err(|e| anyhow::anyhow!("row {i}: {e}"))?;
-        let t = time.get(i).unwrap_or(i64::MIN);
-        match value.get(i) {
-            Some(v) if usable(q) => c.points.push((t, v)),
-            _ => c.unusable.push((t, q)),
-        }
+        c.push(time.get(i).unwrap_or(i64::MIN), value.get(i), q);
     }
     Ok(out)
 }
