@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use readings::{EnterpriseId, Medium, MeterId, Unit};
+use readings::{EnterpriseId, Medium, MeterId, Quality, Unit};
 
 use crate::consumption::{counter_series, CounterLimits};
 use crate::load::CounterReadings;
@@ -49,6 +49,8 @@ pub struct MeterPeriod {
     pub readings: u32,
     /// Rows in the period without a usable value (timeouts, exceptions, out of range).
     pub unusable: u32,
+    /// The same, by quality.
+    pub unusable_by_quality: Vec<(Quality, u32)>,
     /// The meter's calibration was due before the period ended.
     pub calibration_expired: bool,
     pub kgce_per_unit: Option<f64>,
@@ -95,7 +97,14 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
             let (from, to) = period.utc_bounds(ent.utc_offset);
             let u = series.period(from.timestamp_millis(), to.timestamp_millis(), spec.gap_h);
             let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
-            let unusable = c.unusable.iter().filter(|(t, _)| (from_ms..to_ms).contains(t)).count() as u32;
+            let mut unusable_by_quality: Vec<(Quality, u32)> = Vec::new();
+            for (_, q) in c.unusable.iter().filter(|(t, _)| (from_ms..to_ms).contains(t)) {
+                match unusable_by_quality.iter_mut().find(|(k, _)| k == q) {
+                    Some((_, n)) => *n += 1,
+                    None => unusable_by_quality.push((*q, 1)),
+                }
+            }
+            let unusable = unusable_by_quality.iter().map(|(_, n)| n).sum();
             let year = period.start.year();
             let consumption = sign * u.consumption;
             let mut sources = Vec::new();
@@ -158,6 +167,7 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                 glitches: u.glitches,
                 readings: u.readings,
                 unusable,
+                unusable_by_quality,
                 calibration_expired: info.calibration_due < period.end,
                 kgce_per_unit: kgce,
                 tce: kgce.map_or(0.0, |k| consumption * k / 1000.0),
@@ -301,34 +311,6 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
             col("water_m3_per_unit"),
             col("co2_t_per_unit"),
             col("co2_t_per_10k_cny"),
-        ])
-        .sort(["enterprise", "period"], SortMultipleOptions::default())
-        .collect()
-}
-
-/// Data-quality evidence per enterprise and period, from the boundary counters: the share of
-/// counter-hours covered by readings no further apart than the gap threshold, and what was
-/// flagged or excluded.
-pub fn quality(meters: &DataFrame) -> PolarsResult<DataFrame> {
-    let boundary = col("role").eq(lit("boundary"));
-    let hours = col("covered_h") + col("gap_h") + col("excluded_h") + col("uncovered_h");
-    meters
-        .clone()
-        .lazy()
-        .filter(col("quantity").neq(lit("active_energy_export")))
-        .group_by([col("enterprise"), col("period")])
-        .agg([
-            col("meter").filter(boundary.clone()).n_unique().alias("boundary_counters"),
-            (col("covered_h").filter(boundary.clone()).sum() / hours.filter(boundary.clone()).sum()).alias("coverage"),
-            col("gap_h").filter(boundary.clone()).sum().alias("gap_h"),
-            col("excluded_h").filter(boundary.clone()).sum().alias("excluded_h"),
-            col("uncovered_h").filter(boundary.clone()).sum().alias("uncovered_h"),
-            col("rollovers").sum().alias("rollovers"),
-            col("resets").sum().alias("resets"),
-            col("implausible").sum().alias("implausible"),
-            col("glitches").sum().alias("glitches"),
-            col("unusable").sum().alias("unusable_rows"),
-            col("meter").filter(col("calibration_expired")).n_unique().alias("meters_past_calibration"),
         ])
         .sort(["enterprise", "period"], SortMultipleOptions::default())
         .collect()

@@ -27,6 +27,7 @@ struct RawReference {
     production: PathBuf,
     energy_coefficients: PathBuf,
     emission_factors: PathBuf,
+    data_quality: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +71,7 @@ pub struct AnalyticsConfig {
     pub production: PathBuf,
     pub energy_coefficients: PathBuf,
     pub emission_factors: PathBuf,
+    pub data_quality: PathBuf,
     /// The Parquet store's root, if the config names one (the command line may instead).
     pub parquet_store: Option<PathBuf>,
     pub electricity_method: ElectricityMethod,
@@ -108,6 +110,7 @@ impl AnalyticsConfig {
             production: base.join(r.production),
             energy_coefficients: base.join(r.energy_coefficients),
             emission_factors: base.join(r.emission_factors),
+            data_quality: base.join(r.data_quality),
             parquet_store: raw.store.parquet.map(|p| base.join(p)),
             electricity_method: raw.accounts.electricity_method,
             utc_offset,

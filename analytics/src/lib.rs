@@ -7,4 +7,5 @@ pub mod config;
 pub mod consumption;
 pub mod load;
 pub mod period;
+pub mod quality;
 pub mod reference;

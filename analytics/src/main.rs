@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use analytics::accounts::{self, AccountsSpec};
+use analytics::quality;
 use analytics::config::AnalyticsConfig;
 use analytics::load::influxdb::{InfluxAuth, InfluxSource};
 use analytics::load::scan_store;
@@ -32,6 +33,13 @@ enum Command {
         /// The Parquet store's root (the collector's `<data_dir>/readings`).
         #[arg(long)]
         store: PathBuf,
+    },
+    /// Validate the analytics config and every reference file it names, and say what they hold:
+    /// enterprises, meters, production rows, and each coefficient with its source.
+    Check {
+        /// The analytics config (config/analytics.example.toml).
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Energy (physical units and tce), water and CO2 accounts per enterprise and period, the
     /// intensity indicators, and the data-quality evidence, written as Parquet and CSV tables:
@@ -87,6 +95,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
+        Command::Check { config } => check(&config),
         Command::Accounts { config, store, influxdb, database, measurement, downsample_minutes, from, to, period, electricity_method, enterprises, out } => {
             let source = match influxdb {
                 Some(url) => Source::Influx(InfluxSource {
@@ -108,6 +117,32 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn check(config_path: &Path) -> anyhow::Result<()> {
+    let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
+    println!("config {} is valid", config_path.display());
+    println!("enterprises: {} in {}", reference.enterprises.len(), config.enterprises.display());
+    for e in reference.enterprises.values() {
+        println!("  {} {} ({}, {} grid, product group {})", e.id, e.name, e.industry.as_str(), e.grid_region, e.product_group);
+    }
+    println!("meters: {} in {}", reference.meters.len(), config.meters.display());
+    println!("production: {} rows in {}", reference.production.len(), config.production.display());
+    let mark = |check: bool| if check { "  [check]" } else { "" };
+    println!("coal equivalent ({}):", reference.coefficients.energy_file);
+    for r in &reference.coefficients.energy {
+        println!("  {:<12} {:>10} kgce/{:<4} {}{}", r.medium.as_str(), r.kgce_per_unit, r.unit.symbol(), r.source, mark(r.check));
+    }
+    println!("emission factors ({}):", reference.coefficients.emission_file);
+    for r in &reference.coefficients.grid {
+        println!("  grid {} {:<10} {:>8} kgCO2/kWh  {}{}", r.year, r.region.as_str(), r.kg_co2_per_kwh, r.source, mark(r.check));
+    }
+    for r in &reference.coefficients.fuel {
+        println!("  {:<15} {:>8} kgCO2/{:<4} {}{}", r.medium.as_str(), r.kg_co2_per_unit, r.unit.symbol(), r.source, mark(r.check));
+    }
+    println!("data quality ({}): {} requirements, grades {}", config.data_quality.display(), reference.quality.requirement.len(), reference.quality.grade.iter().map(|g| g.grade.as_str()).collect::<Vec<_>>().join(", "));
+    Ok(())
 }
 
 /// Where the readings come from.
@@ -172,12 +207,23 @@ fn run_accounts(
     let mut media = accounts::by_medium(&meters)?;
     let production = accounts::production_frame(&reference, kind, from, to)?;
     let mut table = accounts::accounts(&meters, &production, &reference)?;
-    let mut quality = accounts::quality(&meters)?;
+    let findings = quality::findings(&rows, &reference, &reference.quality);
+    let mut quality = quality::graded(quality::evidence(&meters)?, &findings, &reference.quality)?;
+    let mut findings = quality::findings_frame(&findings)?;
+    let mut exclusions = quality::exclusions_frame(&rows)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for (name, df) in [("meters", &mut meters), ("media", &mut media), ("accounts", &mut table), ("quality", &mut quality)] {
+    let tables = [
+        ("meters", &mut meters),
+        ("media", &mut media),
+        ("accounts", &mut table),
+        ("quality", &mut quality),
+        ("findings", &mut findings),
+        ("exclusions", &mut exclusions),
+    ];
+    for (name, df) in tables {
         accounts::write_table(out, name, df)?;
     }
-    print_accounts(&table)?;
+    print_accounts(&table, &quality)?;
     println!(
         "{} enterprise-periods from {} counters ({} readings) in {:.1} s; tables in {}",
         table.height(),
@@ -189,22 +235,31 @@ fn run_accounts(
     Ok(())
 }
 
-/// One line per enterprise and period.
-fn print_accounts(df: &DataFrame) -> anyhow::Result<()> {
+/// One line per enterprise and period, with its data-quality grade.
+fn print_accounts(table: &DataFrame, quality: &DataFrame) -> anyhow::Result<()> {
+    let joined = table
+        .clone()
+        .lazy()
+        .join(
+            quality.clone().lazy().select([col("enterprise"), col("period"), col("coverage"), col("findings"), col("grade")]),
+            [col("enterprise"), col("period")],
+            [col("enterprise"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()?;
     let text = |name: &str| -> anyhow::Result<Vec<String>> {
-        let c = df.column(name)?;
+        let c = joined.column(name)?;
         Ok(match c.dtype() {
             DataType::Float64 => c.f64()?.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.3}"))).collect(),
             _ => c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("-").to_owned()).collect(),
         })
     };
-    let cols: Vec<Vec<String>> = ["enterprise", "period", "energy_tce", "water_m3", "co2_t", "kgce_per_unit", "product_unit"].iter().map(|c| text(c)).collect::<anyhow::Result<_>>()?;
-    println!("{:<20} {:<8} {:>14} {:>14} {:>14} {:>14}", "enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit");
-    for row in 0..df.height() {
-        println!(
-            "{:<20} {:<8} {:>14} {:>14} {:>14} {:>14} {}",
-            cols[0][row], cols[1][row], cols[2][row], cols[3][row], cols[4][row], cols[5][row], cols[6][row]
-        );
+    let names = ["enterprise", "period", "energy_tce", "water_m3", "co2_t", "kgce_per_unit", "product_unit", "coverage", "findings", "grade"];
+    let cols: Vec<Vec<String>> = names.iter().map(|c| text(c)).collect::<anyhow::Result<_>>()?;
+    println!("{:<20} {:<8} {:>12} {:>12} {:>12} {:>12} {:>9} {:>8} {:>5}", "enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit", "coverage", "findings", "grade");
+    for row in 0..joined.height() {
+        let c = |i: usize| cols[i][row].as_str();
+        println!("{:<20} {:<8} {:>12} {:>12} {:>12} {:>12} {:>9} {:>8} {:>5}", c(0), c(1), c(2), c(3), c(4), format!("{}/{}", c(5), c(6)), c(7), c(8), c(9));
     }
     Ok(())
 }

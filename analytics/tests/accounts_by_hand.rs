@@ -114,9 +114,18 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
                 .to_owned(),
         ),
         (
+            "quality.toml",
+            "tolerance_percent = 5\n\
+             [[requirement]]\nmedium = \"electricity\"\narea_percent = 100\nmax_accuracy_class = 1.0\nsource = \"GB 17167\"\n\
+             [[requirement]]\nmedium = \"water\"\narea_percent = 0\nmax_accuracy_class = 2.0\nsource = \"GB/T 24789\"\n\
+             [[grade]]\ngrade = \"A\"\nmin_coverage = 0.9\n\
+             [[grade]]\ngrade = \"D\"\n"
+                .to_owned(),
+        ),
+        (
             "analytics.toml",
             "[reference]\nenterprises = \"enterprises.csv\"\nmeters = \"meters.csv\"\nproduction = \"production.csv\"\n\
-             energy_coefficients = \"energy.toml\"\nemission_factors = \"emission.toml\"\n"
+             energy_coefficients = \"energy.toml\"\nemission_factors = \"emission.toml\"\ndata_quality = \"quality.toml\"\n"
                 .to_owned(),
         ),
     ];
@@ -208,6 +217,27 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
     assert_eq!(of("diesel", "2023-01").glitches, 1);
     assert_eq!((of("water", "2023-02").implausible, of("water", "2023-02").excluded_h), (1, 1.0));
     assert!(!of("water", "2023-01").calibration_expired && of("water", "2023-02").calibration_expired);
+
+    // Meter configuration: the kiln covers half of January's and 40 % of February's boundary
+    // electricity (100 % required); the water meter is class 2.5 where 2.0 is required.
+    let findings = analytics::quality::findings(&rows, &reference, &reference.quality);
+    let text: Vec<String> = findings.iter().map(|f| format!("{} {} {}", f.period, f.medium, f.finding)).collect();
+    assert_eq!(
+        text,
+        [
+            "2023-01 electricity area sub-meters (1) cover 50.0 % of the boundary electricity; 100 % is required",
+            "2023-01 water boundary meter water is class 2.5; class 2 or better is required",
+            "2023-02 electricity area sub-meters (1) cover 40.0 % of the boundary electricity; 100 % is required",
+            "2023-02 water boundary meter water is class 2.5; class 2 or better is required",
+        ]
+    );
+    // Readings a month apart cover nothing at a 1 h gap threshold: grade D; February has the
+    // water meter past its calibration date.
+    let graded = analytics::quality::graded(analytics::quality::evidence(&meters).unwrap(), &findings, &reference.quality).unwrap();
+    let grades: Vec<&str> = graded.column("grade").unwrap().str().unwrap().iter().map(|g| g.unwrap()).collect();
+    assert_eq!(grades, ["D", "D"]);
+    let past: Vec<Option<u32>> = graded.column("meters_past_calibration").unwrap().cast(&DataType::UInt32).unwrap().u32().unwrap().iter().collect();
+    assert_eq!(past, [Some(0), Some(1)]);
 
     let media = accounts::by_medium(&meters).unwrap();
     let electricity = media.clone().lazy().filter(col("medium").eq(lit("electricity"))).collect().unwrap();

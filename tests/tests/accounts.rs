@@ -103,7 +103,7 @@ fn parquet_and_influxdb_give_the_same_accounts() {
     assert!(printed.contains("1 enterprise-periods"), "{printed}");
     let url = format!("http://127.0.0.1:{}", server.port);
     accounts(&["--influxdb", &url, "--database", "energy"], &from_influx);
-    for name in ["meters", "media", "accounts", "quality"] {
+    for name in ["meters", "media", "accounts", "quality", "findings", "exclusions"] {
         assert_eq!(table(&from_parquet, name), table(&from_influx, name), "{name}.csv differs between the stores");
     }
 

@@ -1,18 +1,20 @@
-//! Every broken config under `tests/cases/config-errors/` gives exactly the message a user sees.
+//! Every broken config under `tests/cases/config-errors/` (the collector's) and
+//! `tests/cases/reference-errors/` (the analytics job's reference data) gives exactly the message
+//! a user sees.
 
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn each_broken_config_gives_its_exact_message() {
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/config-errors");
+/// Runs `BIN ARGS` in each case folder under `cases/NAME` and compares stderr with `expected.txt`.
+fn check_cases(name: &str, bin: &str, args: &[&str]) {
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases").join(name);
     let mut dirs: Vec<_> = std::fs::read_dir(&cases).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
     dirs.sort();
-    assert!(dirs.len() >= 5, "at least five cases, found {}", dirs.len());
+    assert!(!dirs.is_empty(), "no cases under {}", cases.display());
     let mut failures = Vec::new();
     for dir in &dirs {
         let expected = std::fs::read_to_string(dir.join("expected.txt")).unwrap();
-        let out = Command::new(e2e::bin("collector")).args(["check", "--config", "collector.toml"]).current_dir(dir).output().unwrap();
+        let out = Command::new(e2e::bin(bin)).args(args).current_dir(dir).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(1) || stderr != expected {
             failures.push(format!(
@@ -26,11 +28,22 @@ fn each_broken_config_gives_its_exact_message() {
 }
 
 #[test]
+fn each_broken_config_gives_its_exact_message() {
+    check_cases("config-errors", "collector", &["check", "--config", "collector.toml"]);
+}
+
+#[test]
+fn each_broken_reference_file_gives_its_exact_message() {
+    check_cases("reference-errors", "analytics", &["check", "--config", "analytics.toml"]);
+}
+
+#[test]
 fn the_example_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for file in ["config/collector.example.toml"] {
-        let out = Command::new(e2e::bin("collector")).args(["check", "--config"]).arg(root.join(file)).output().unwrap();
+    let checks = [("collector", "config/collector.example.toml", "request(s)"), ("analytics", "config/analytics.example.toml", "is valid")];
+    for (bin, file, says) in checks {
+        let out = Command::new(e2e::bin(bin)).args(["check", "--config"]).arg(root.join(file)).output().unwrap();
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("request(s)"));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(says), "{file}");
     }
 }

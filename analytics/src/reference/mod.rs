@@ -20,6 +20,7 @@ pub use meters::{MeterInfo, MeterRole};
 pub use production::ProductionRow;
 
 use crate::config::AnalyticsConfig;
+use crate::quality::QualityRules;
 
 /// Everything the accounts need besides the readings.
 #[derive(Debug, Clone)]
@@ -28,6 +29,7 @@ pub struct Reference {
     pub meters: BTreeMap<(EnterpriseId, MeterId), MeterInfo>,
     pub production: Vec<ProductionRow>,
     pub coefficients: Coefficients,
+    pub quality: QualityRules,
 }
 
 impl Reference {
@@ -35,6 +37,7 @@ impl Reference {
     pub fn load(config: &AnalyticsConfig) -> Result<Reference, ConfigErrors> {
         let mut errors = Vec::new();
         let coefficients = Coefficients::load(&config.energy_coefficients, &config.emission_factors).map_err(|e| errors.extend(e)).ok();
+        let quality = QualityRules::load(&config.data_quality).map_err(|e| errors.extend(e)).ok();
         let enterprises = enterprises::load(&config.enterprises, config.utc_offset).map_err(|e| errors.extend(e)).ok();
         let (meters, production) = match &enterprises {
             Some(ents) => (
@@ -43,9 +46,9 @@ impl Reference {
             ),
             None => (None, None),
         };
-        match (enterprises, meters, production, coefficients) {
-            (Some(enterprises), Some(meters), Some(production), Some(coefficients)) if errors.is_empty() => {
-                Ok(Reference { enterprises, meters, production, coefficients })
+        match (enterprises, meters, production, coefficients, quality) {
+            (Some(enterprises), Some(meters), Some(production), Some(coefficients), Some(quality)) if errors.is_empty() => {
+                Ok(Reference { enterprises, meters, production, coefficients, quality })
             }
             _ => Err(ConfigErrors(errors)),
         }

@@ -1,0 +1,273 @@
+//! Data-quality evidence per enterprise and period (docs/accounts.md, "Data quality"): coverage
+//! of the boundary counters, flagged and excluded readings by reason, meters past calibration,
+//! the meter configuration against GB 17167 / GB/T 24789, and one grade from rules in
+//! `config/data-quality.toml` that the leader selection can gate on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use readings::config_file::{parse_toml, ConfigError};
+use readings::Medium;
+use serde::Deserialize;
+
+use crate::accounts::MeterPeriod;
+use crate::reference::{MeterRole, Reference};
+
+/// What the standards ask of one medium's metering.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub medium: Medium,
+    /// Share of the boundary flow area sub-meters must cover, in percent.
+    pub area_percent: f64,
+    /// The coarsest accuracy class a boundary meter may have.
+    pub max_accuracy_class: f64,
+    pub source: String,
+    #[serde(default)]
+    pub check: bool,
+}
+
+/// One grade and the conditions for it; absent conditions always hold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeRule {
+    pub grade: String,
+    pub min_coverage: Option<f64>,
+    pub max_findings: Option<u32>,
+    pub max_meters_past_calibration: Option<u32>,
+    pub max_excluded_percent: Option<f64>,
+}
+
+/// The data-quality rules.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityRules {
+    #[serde(default)]
+    pub tolerance_percent: f64,
+    #[serde(default)]
+    pub requirement: Vec<Requirement>,
+    pub grade: Vec<GradeRule>,
+}
+
+impl QualityRules {
+    /// Reads and checks the rules file.
+    pub fn load(path: &Path) -> Result<QualityRules, Vec<ConfigError>> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| vec![ConfigError::new(&file, "", format!("cannot read the file: {e}"))])?;
+        let rules: QualityRules = parse_toml(&file, &text).map_err(|e| vec![e])?;
+        let mut errors = Vec::new();
+        if !(0.0..100.0).contains(&rules.tolerance_percent) {
+            errors.push(ConfigError::new(&file, "tolerance_percent", format!("is {}; give a percentage from 0 to below 100", rules.tolerance_percent)));
+        }
+        for (i, r) in rules.requirement.iter().enumerate() {
+            if !(0.0..=100.0).contains(&r.area_percent) {
+                errors.push(ConfigError::new(&file, format!("requirement[{i}].area_percent"), format!("is {}; give a percentage from 0 to 100", r.area_percent)));
+            }
+            if rules.requirement[..i].iter().any(|o| o.medium == r.medium) {
+                errors.push(ConfigError::new(&file, format!("requirement[{i}].medium"), format!("{} has a requirement already", r.medium)));
+            }
+        }
+        match rules.grade.last() {
+            None => errors.push(ConfigError::new(&file, "grade", "is empty; give at least one grade")),
+            Some(last) if last.min_coverage.is_some() || last.max_findings.is_some() || last.max_meters_past_calibration.is_some() || last.max_excluded_percent.is_some() => {
+                errors.push(ConfigError::new(&file, format!("grade[{}]", rules.grade.len() - 1), "the last grade must have no conditions, so that every enterprise gets a grade"))
+            }
+            _ => {}
+        }
+        for (i, g) in rules.grade.iter().enumerate() {
+            if rules.grade[..i].iter().any(|o| o.grade == g.grade) {
+                errors.push(ConfigError::new(&file, format!("grade[{i}].grade"), format!("{:?} is given twice", g.grade)));
+            }
+            if g.min_coverage.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+                errors.push(ConfigError::new(&file, format!("grade[{i}].min_coverage"), "is a share from 0 to 1"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(rules)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The first grade whose conditions all hold.
+    pub fn grade(&self, coverage: f64, findings: u32, past_calibration: u32, excluded_percent: f64) -> &str {
+        self.grade
+            .iter()
+            .find(|g| {
+                g.min_coverage.is_none_or(|m| coverage >= m)
+                    && g.max_findings.is_none_or(|m| findings <= m)
+                    && g.max_meters_past_calibration.is_none_or(|m| past_calibration <= m)
+                    && g.max_excluded_percent.is_none_or(|m| excluded_percent <= m)
+            })
+            .map_or("-", |g| g.grade.as_str())
+    }
+}
+
+/// One way an enterprise's metering falls short of the standards in a period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub enterprise: String,
+    pub period: String,
+    pub medium: Medium,
+    pub finding: String,
+    pub source: String,
+}
+
+/// The meter-configuration findings of every enterprise and period.
+pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRules) -> Vec<Finding> {
+    #[derive(Default)]
+    struct Flows {
+        boundary: f64,
+        area: f64,
+        boundary_meters: Vec<String>,
+        area_meters: u32,
+    }
+    let mut flows: BTreeMap<(String, String, Medium), Flows> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.quantity != "active_energy_export") {
+        let f = flows.entry((r.enterprise.clone(), r.period.clone(), r.medium)).or_default();
+        match r.role {
+            MeterRole::Boundary => {
+                f.boundary += r.consumption;
+                f.boundary_meters.push(r.meter.clone());
+            }
+            MeterRole::Area => {
+                f.area += r.consumption;
+                f.area_meters += 1;
+            }
+            MeterRole::Device => {}
+        }
+    }
+    let mut out = Vec::new();
+    for ((enterprise, period, medium), f) in flows {
+        let mut add = |finding: String, source: &str| out.push(Finding { enterprise: enterprise.clone(), period: period.clone(), medium, finding, source: source.to_owned() });
+        if f.boundary_meters.is_empty() {
+            add(format!("{medium} is sub-metered but has no boundary meter"), "GB 17167-2006 / GB/T 24789-2022: every medium is metered at the enterprise boundary");
+            continue;
+        }
+        let Some(req) = rules.requirement.iter().find(|r| r.medium == medium) else { continue };
+        if f.boundary > 0.0 && req.area_percent > 0.0 {
+            let share = 100.0 * f.area / f.boundary;
+            if share < req.area_percent - rules.tolerance_percent {
+                add(format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters, req.area_percent), &req.source);
+            }
+        }
+        for meter in &f.boundary_meters {
+            let Ok(e) = enterprise.parse() else { continue };
+            let Ok(m) = meter.parse() else { continue };
+            if let Some(info) = reference.meters.get(&(e, m)) {
+                if info.accuracy_class > req.max_accuracy_class {
+                    add(format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &req.source);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Findings as a frame.
+pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
+    df!(
+        "enterprise" => findings.iter().map(|f| f.enterprise.clone()).collect::<Vec<_>>(),
+        "period" => findings.iter().map(|f| f.period.clone()).collect::<Vec<_>>(),
+        "medium" => findings.iter().map(|f| f.medium.to_string()).collect::<Vec<_>>(),
+        "finding" => findings.iter().map(|f| f.finding.clone()).collect::<Vec<_>>(),
+        "source" => findings.iter().map(|f| f.source.clone()).collect::<Vec<_>>(),
+    )
+}
+
+/// Readings flagged or excluded, by meter, period and reason: unusable rows by their quality, and
+/// intervals that were reset, implausible, glitches or rollovers (the last counted, not excluded).
+pub fn exclusions_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
+    let mut cols: [Vec<String>; 4] = Default::default();
+    let mut counts: Vec<u32> = Vec::new();
+    for r in rows {
+        let mut push = |reason: &str, n: u32| {
+            if n > 0 {
+                for (c, v) in cols.iter_mut().zip([&r.enterprise, &r.period, &r.meter]) {
+                    c.push(v.clone());
+                }
+                cols[3].push(reason.to_owned());
+                counts.push(n);
+            }
+        };
+        for (q, n) in &r.unusable_by_quality {
+            push(&format!("no usable value: {q}"), *n);
+        }
+        push("counter went back (reset or replaced meter): interval excluded", r.resets);
+        push("delta beyond the meter's max_rate: interval excluded", r.implausible);
+        push("momentary dip (glitch): reading dropped", r.glitches);
+        push("register rollover: counted through the wrap", r.rollovers);
+    }
+    let [enterprise, period, meter, reason] = cols;
+    df!("enterprise" => enterprise, "period" => period, "meter" => meter, "reason" => reason, "count" => counts)
+}
+
+/// Data-quality evidence per enterprise and period, from the boundary counters: the share of
+/// counter-hours covered by readings no further apart than the gap threshold, and what was
+/// flagged or excluded.
+pub fn evidence(meters: &DataFrame) -> PolarsResult<DataFrame> {
+    let boundary = col("role").eq(lit("boundary"));
+    let hours = col("covered_h") + col("gap_h") + col("excluded_h") + col("uncovered_h");
+    meters
+        .clone()
+        .lazy()
+        .filter(col("quantity").neq(lit("active_energy_export")))
+        .group_by([col("enterprise"), col("period")])
+        .agg([
+            col("meter").filter(boundary.clone()).n_unique().alias("boundary_counters"),
+            (col("covered_h").filter(boundary.clone()).sum() / hours.filter(boundary.clone()).sum()).alias("coverage"),
+            col("covered_h").filter(boundary.clone()).sum().alias("covered_h"),
+            col("gap_h").filter(boundary.clone()).sum().alias("gap_h"),
+            col("excluded_h").filter(boundary.clone()).sum().alias("excluded_h"),
+            col("uncovered_h").filter(boundary.clone()).sum().alias("uncovered_h"),
+            col("rollovers").sum().alias("rollovers"),
+            col("resets").sum().alias("resets"),
+            col("implausible").sum().alias("implausible"),
+            col("glitches").sum().alias("glitches"),
+            col("unusable").sum().alias("unusable_rows"),
+            col("meter").filter(col("calibration_expired")).n_unique().alias("meters_past_calibration"),
+        ])
+        .sort(["enterprise", "period"], SortMultipleOptions::default())
+        .collect()
+}
+
+/// The quality table (from [`evidence`]) with the findings counted and the grade.
+pub fn graded(quality: DataFrame, findings: &[Finding], rules: &QualityRules) -> PolarsResult<DataFrame> {
+    let text = |name: &str| -> PolarsResult<Vec<String>> { Ok(quality.column(name)?.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect()) };
+    let (enterprise, period) = (text("enterprise")?, text("period")?);
+    let num = |name: &str| -> PolarsResult<Vec<f64>> { Ok(quality.column(name)?.cast(&DataType::Float64)?.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect()) };
+    let (coverage, excluded, gap, uncovered, covered_h, past) = (num("coverage")?, num("excluded_h")?, num("gap_h")?, num("uncovered_h")?, num("covered_h")?, num("meters_past_calibration")?);
+    let mut counts = Vec::with_capacity(quality.height());
+    let mut grades = Vec::with_capacity(quality.height());
+    for i in 0..quality.height() {
+        let n = findings.iter().filter(|f| f.enterprise == enterprise[i] && f.period == period[i]).count() as u32;
+        let hours = covered_h[i] + gap[i] + excluded[i] + uncovered[i];
+        let excluded_percent = if hours > 0.0 { 100.0 * excluded[i] / hours } else { 0.0 };
+        counts.push(n);
+        grades.push(rules.grade(coverage[i], n, past[i] as u32, excluded_percent).to_owned());
+    }
+    let mut out = quality;
+    out.with_column(Column::new("findings".into(), counts))?;
+    out.with_column(Column::new("grade".into(), grades))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_grade_whose_conditions_hold() {
+        let text = "[[grade]]\ngrade = \"A\"\nmin_coverage = 0.98\nmax_findings = 0\nmax_meters_past_calibration = 0\nmax_excluded_percent = 0.5\n\
+                    [[grade]]\ngrade = \"B\"\nmin_coverage = 0.9\n[[grade]]\ngrade = \"D\"\n";
+        let rules: QualityRules = parse_toml("q.toml", text).unwrap();
+        assert_eq!(rules.grade(0.99, 0, 0, 0.0), "A");
+        // Each A condition failing alone gives B.
+        assert_eq!(rules.grade(0.97, 0, 0, 0.0), "B");
+        assert_eq!(rules.grade(0.99, 1, 0, 0.0), "B");
+        assert_eq!(rules.grade(0.99, 0, 1, 0.0), "B");
+        assert_eq!(rules.grade(0.99, 0, 0, 0.6), "B");
+        assert_eq!(rules.grade(0.5, 0, 0, 0.0), "D");
+    }
+}
