@@ -247,21 +247,42 @@ fn print_accounts(table: &DataFrame, quality: &DataFrame) -> anyhow::Result<()> 
             JoinArgs::new(JoinType::Left),
         )
         .collect()?;
-    let text = |name: &str| -> anyhow::Result<Vec<String>> {
-        let c = joined.column(name)?;
-        Ok(match c.dtype() {
-            DataType::Float64 => c.f64()?.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.3}"))).collect(),
-            _ => c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("-").to_owned()).collect(),
-        })
-    };
     let names = ["enterprise", "period", "energy_tce", "water_m3", "co2_t", "kgce_per_unit", "product_unit", "coverage", "findings", "grade"];
-    let cols: Vec<Vec<String>> = names.iter().map(|c| text(c)).collect::<anyhow::Result<_>>()?;
-    println!("{:<20} {:<8} {:>12} {:>12} {:>12} {:>12} {:>9} {:>8} {:>5}", "enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit", "coverage", "findings", "grade");
-    for row in 0..joined.height() {
-        let c = |i: usize| cols[i][row].as_str();
-        println!("{:<20} {:<8} {:>12} {:>12} {:>12} {:>12} {:>9} {:>8} {:>5}", c(0), c(1), c(2), c(3), c(4), format!("{}/{}", c(5), c(6)), c(7), c(8), c(9));
+    let mut cols = column_texts(&joined, &names, Some(3))?;
+    let units = cols.remove(6);
+    for (v, unit) in cols[5].iter_mut().zip(units) {
+        *v = format!("{v}/{unit}");
     }
+    let headings = ["enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit", "coverage", "findings", "grade"];
+    print_columns(&headings, &cols, 2);
     Ok(())
+}
+
+/// The cells of `names` as text, nulls as `-`, floats with `decimals` places if given.
+fn column_texts(df: &DataFrame, names: &[&str], decimals: Option<usize>) -> anyhow::Result<Vec<Vec<String>>> {
+    names
+        .iter()
+        .map(|name| {
+            let c = df.column(name)?;
+            Ok(match (c.dtype(), decimals) {
+                (DataType::Float64, Some(d)) => c.f64()?.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.d$}"))).collect(),
+                _ => c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("-").to_owned()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Prints columns under their headings, each as wide as its widest cell; the first `left` are
+/// aligned left, the rest right.
+fn print_columns(headings: &[&str], cols: &[Vec<String>], left: usize) {
+    let widths: Vec<usize> = headings.iter().zip(cols).map(|(h, c)| c.iter().map(|v| v.chars().count()).chain([h.len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells.iter().zip(&widths).enumerate().map(|(i, (v, w))| if i < left { format!("{v:<w$}") } else { format!("{v:>w$}") }).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headings.to_vec());
+    let rows = cols.first().map_or(0, Vec::len);
+    (0..rows).for_each(|r| line(cols.iter().map(|c| c[r].as_str()).collect()));
 }
 
 fn summary(store: &Path) -> anyhow::Result<()> {
@@ -280,14 +301,7 @@ fn summary(store: &Path) -> anyhow::Result<()> {
         .sort(["meter", "quantity"], SortMultipleOptions::default())
         .collect()
         .map_err(|e| anyhow::anyhow!("summarising the store: {e}"))?;
-    let text = |name: &str| -> anyhow::Result<Vec<String>> {
-        let c = df.column(name)?.cast(&DataType::String)?;
-        Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect())
-    };
-    let mut cols: Vec<Vec<String>> = ["meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"]
-        .iter()
-        .map(|c| text(c))
-        .collect::<anyhow::Result<_>>()?;
+    let mut cols = column_texts(&df, &["meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
     for col in &mut cols[5..7] {
         for v in col.iter_mut() {
             if let Some(t) = v.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_millis) {
@@ -295,13 +309,7 @@ fn summary(store: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    println!("{:<22} {:<26} {:<6} {:>9} {:>9} {:<28} {:<28} {:>14} {:>14}", "meter", "quantity", "unit", "readings", "no value", "first", "last", "min", "max");
-    for row in 0..df.height() {
-        println!(
-            "{:<22} {:<26} {:<6} {:>9} {:>9} {:<28} {:<28} {:>14} {:>14}",
-            cols[0][row], cols[1][row], cols[2][row], cols[3][row], cols[4][row], cols[5][row], cols[6][row], cols[7][row], cols[8][row]
-        );
-    }
+    print_columns(&["meter", "quantity", "unit", "readings", "no value", "first", "last", "min", "max"], &cols, 3);
     let total: u64 = cols[3].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
     println!("{} series, {total} readings", df.height());
     Ok(())

@@ -37,7 +37,7 @@ fn readings() -> Vec<Reading> {
             if *meter == "office" && i == 1500 {
                 value = 3.0;
             }
-            let failed = (i as usize * 31 + n * 7) % 97 == 0;
+            let failed = (i as usize * 31 + n * 7).is_multiple_of(97);
             out.push(Reading {
                 time,
                 enterprise: ENTERPRISE.parse().unwrap(),
