@@ -23,6 +23,12 @@ pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
 
 /// The counter readings of `[from, to)` (UTC), optionally of some enterprises only.
 pub fn counters_from_parquet(store: &Path, from: DateTime<Utc>, to: DateTime<Utc>, enterprises: &[String]) -> anyhow::Result<Vec<CounterReadings>> {
+    let df = counters_query(store, from, to, enterprises)?.collect().map_err(|e| anyhow::anyhow!("reading counters from {}: {e}", store.display()))?;
+    from_frame(&df)
+}
+
+/// The lazy query behind [`counters_from_parquet`], before it runs.
+pub fn counters_query(store: &Path, from: DateTime<Utc>, to: DateTime<Utc>, enterprises: &[String]) -> anyhow::Result<LazyFrame> {
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
     // Partitions are UTC days: prune by date first, then by the exact instant.
     let mut filter = col("date")
@@ -50,10 +56,8 @@ pub fn counters_from_parquet(store: &Path, from: DateTime<Utc>, to: DateTime<Utc
             col("time").cast(DataType::Int64).alias("time"),
             col("value"),
         ])
-        .sort(["enterprise", "meter", "quantity", "time"], SortMultipleOptions::default())
-        .collect()
-        .map_err(|e| anyhow::anyhow!("reading counters from {}: {e}", store.display()))?;
-    from_frame(&df)
+        .sort(["enterprise", "meter", "quantity", "time"], SortMultipleOptions::default());
+    Ok(df)
 }
 
 /// Groups a sorted frame of counter rows into one [`CounterReadings`] per counter.
@@ -84,4 +88,44 @@ pub fn from_frame(df: &DataFrame) -> anyhow::Result<Vec<CounterReadings>> {
         c.push(time.get(i).unwrap_or(i64::MIN), value.get(i), q);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The optimised plan filters inside the scan: partitions outside the dates are pruned and
+    /// the rest filtered as they are read, not after loading the store.
+    #[test]
+    fn filters_are_pushed_into_the_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        for day in ["2026-01-01", "2026-02-01", "2026-03-01"] {
+            std::fs::create_dir_all(dir.path().join(format!("date={day}"))).unwrap();
+        }
+        let r = |t: &str| -> readings::Reading {
+            readings::Reading {
+                time: t.parse().unwrap(),
+                enterprise: "E1".parse().unwrap(),
+                site: "s".parse().unwrap(),
+                meter: "m".parse().unwrap(),
+                medium: Medium::Water,
+                quantity: "volume".parse().unwrap(),
+                kind: readings::Kind::Counter,
+                unit: readings::Unit::M3,
+                value: Some(1.0),
+                quality: Quality::Good,
+            }
+        };
+        let rows = [r("2026-01-01T01:00:00Z"), r("2026-02-01T01:00:00Z"), r("2026-03-01T01:00:00Z")];
+        readings::store::StoreWriter::open(dir.path()).unwrap().write(&rows).unwrap();
+        let (from, to) = ("2026-02-01T00:00:00Z".parse().unwrap(), "2026-02-02T00:00:00Z".parse().unwrap());
+        let plan = counters_query(dir.path(), from, to, &["E1".into()]).unwrap().explain(true).unwrap();
+        println!("{plan}");
+        let scan = plan.lines().skip_while(|l| !l.contains("Parquet SCAN")).collect::<Vec<_>>().join("\n");
+        assert!(scan.contains("SELECTION"), "the filter runs in the scan:\n{plan}");
+        assert!(scan.contains("date=2026-02-01") && !scan.contains("date=2026-01-01") && !scan.contains("date=2026-03-01"), "other days pruned:\n{plan}");
+        let got = counters_from_parquet(dir.path(), from, to, &["E1".into()]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].points.len(), 1);
+    }
 }
