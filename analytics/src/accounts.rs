@@ -72,7 +72,12 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
     let mut out = Vec::new();
     let mut notes = Vec::new();
     let mut missing = Vec::new();
-    for c in counters {
+    let mut last_report = std::time::Instant::now();
+    for (done, c) in counters.iter().enumerate() {
+        if last_report.elapsed() >= std::time::Duration::from_secs(5) {
+            tracing::info!(counters = done, of = counters.len(), "computing consumption");
+            last_report = std::time::Instant::now();
+        }
         let (Ok(enterprise), Ok(meter)) = (c.enterprise.parse::<EnterpriseId>(), c.meter.parse::<MeterId>()) else {
             notes.push(format!("{} / {}: not a valid enterprise or meter id; left out", c.enterprise, c.meter));
             continue;

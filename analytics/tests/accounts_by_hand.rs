@@ -210,6 +210,19 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
         }
     }
 
+    // The quarter: January, February, and the first four hours of March (CST) that the grid
+    // meter's last reading (02-28 20:00Z = 03-01 04:00 CST) covers: 200 kWh more. Electricity
+    // 10200 kWh = 1253.58 kgce, gas 1800 m3 = 2185.74, diesel 4000 kg = 5828.4: 9.26772 tce
+    // over 2250 t of clinker = 4.1189867 kgce/t; output value 75.
+    let quarter = AccountsSpec { kind: PeriodKind::Quarter, ..spec };
+    let (q_rows, _) = accounts::meter_periods(&counters, &reference, quarter).unwrap();
+    let q_production = accounts::production_frame(&reference, PeriodKind::Quarter, from, to).unwrap();
+    let q_table = accounts::accounts(&accounts::meter_frame(&q_rows).unwrap(), &q_production, &reference).unwrap();
+    assert_eq!(q_table.column("period").unwrap().str().unwrap().get(0), Some("2023-Q1"));
+    close(f64_col(&q_table, "energy_tce")[0], 9.26772, 1e-9, "Q1 energy");
+    close(f64_col(&q_table, "kgce_per_unit")[0], 4.1189867, 1e-6, "Q1 kgce/t");
+    close(f64_col(&q_table, "output_value_10k_cny")[0], 75.0, 1e-12, "Q1 output value");
+
     // The evidence: the wrap, the replacement, the glitch, the spike, the expired calibration.
     let of = |meter: &str, period: &str| rows.iter().find(|r| r.meter == meter && r.period == period).unwrap();
     assert_eq!(of("grid", "2023-01").rollovers, 1);
