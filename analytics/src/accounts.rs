@@ -12,7 +12,7 @@ use readings::{EnterpriseId, Medium, MeterId, Quality, Unit};
 
 use crate::consumption::{counter_series, CounterLimits};
 use crate::load::CounterReadings;
-use crate::period::{Month, Period, PeriodKind};
+use crate::period::{Period, PeriodKind};
 use crate::reference::{ElectricityMethod, MeterRole, Reference};
 
 /// What the accounts are computed for.
@@ -247,14 +247,13 @@ pub fn by_medium(meters: &DataFrame) -> PolarsResult<DataFrame> {
 /// Production per enterprise and period: the group's product (for unit-product indicators) and
 /// the output value of every product.
 pub fn production_frame(reference: &Reference, kind: PeriodKind, from: NaiveDate, to: NaiveDate) -> PolarsResult<DataFrame> {
+    let periods = Period::covering(kind, from, to);
     let mut sums: BTreeMap<(String, String), (f64, String, f64)> = BTreeMap::new();
     for row in &reference.production {
         let first = row.month.first_day();
-        if first < Month::of(from).first_day() || first >= to {
-            continue;
-        }
+        let Some(period) = periods.iter().find(|p| p.start <= first && first < p.end) else { continue };
         let Some(ent) = reference.enterprises.get(&row.enterprise) else { continue };
-        let period = Period::containing(kind, first).to_string();
+        let period = period.to_string();
         let e = sums.entry((row.enterprise.to_string(), period)).or_insert((0.0, String::new(), 0.0));
         if row.product == ent.product_group {
             e.0 += row.quantity;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod config;
 pub mod consumption;
+pub mod leaders;
 pub mod load;
 pub mod period;
 pub mod quality;

@@ -13,6 +13,8 @@ pub enum PeriodKind {
     Month,
     Quarter,
     Year,
+    /// The whole `--from`..`--to` range as one period (a selection window).
+    Window,
 }
 
 /// A calendar month, written `2026-03`.
@@ -72,15 +74,15 @@ pub struct Period {
 }
 
 impl Period {
-    /// The period of `kind` that contains local date `date`.
+    /// The period of `kind` that contains local date `date` (a month for a window).
     pub fn containing(kind: PeriodKind, date: NaiveDate) -> Period {
         let first_month = match kind {
-            PeriodKind::Month => date.month(),
+            PeriodKind::Month | PeriodKind::Window => date.month(),
             PeriodKind::Quarter => (date.month() - 1) / 3 * 3 + 1,
             PeriodKind::Year => 1,
         };
         let months = match kind {
-            PeriodKind::Month => 1,
+            PeriodKind::Month | PeriodKind::Window => 1,
             PeriodKind::Quarter => 3,
             PeriodKind::Year => 12,
         };
@@ -94,6 +96,9 @@ impl Period {
 
     /// Every period of `kind` that overlaps the local dates `[from, to)`, in order.
     pub fn covering(kind: PeriodKind, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
+        if kind == PeriodKind::Window {
+            return vec![Period { kind, start: from, end: to }];
+        }
         let mut out = Vec::new();
         let mut p = Period::containing(kind, from);
         while p.start < to {
@@ -132,6 +137,7 @@ impl fmt::Display for Period {
             PeriodKind::Month => write!(f, "{}", Month::of(self.start)),
             PeriodKind::Quarter => write!(f, "{}-Q{}", self.start.year(), (self.start.month() - 1) / 3 + 1),
             PeriodKind::Year => write!(f, "{}", self.start.year()),
+            PeriodKind::Window => write!(f, "{}..{}", self.start, self.end),
         }
     }
 }
