@@ -320,6 +320,50 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
         .collect()
 }
 
+/// Every table of one accounts run.
+pub struct Tables {
+    /// One row per counter and period: the evidence.
+    pub meters: DataFrame,
+    pub media: DataFrame,
+    pub accounts: DataFrame,
+    pub quality: DataFrame,
+    pub findings: DataFrame,
+    pub exclusions: DataFrame,
+}
+
+impl Tables {
+    /// Computes every table; the notes name counters left out.
+    pub fn compute(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec) -> anyhow::Result<(Tables, Vec<String>)> {
+        let (rows, notes) = meter_periods(counters, reference, spec)?;
+        let meters = meter_frame(&rows)?;
+        let media = by_medium(&meters)?;
+        let production = production_frame(reference, spec.kind, spec.from, spec.to)?;
+        let accounts = accounts(&meters, &production, reference)?;
+        let findings = crate::quality::findings(&rows, reference, &reference.quality);
+        let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &findings, &reference.quality)?;
+        let findings = crate::quality::findings_frame(&findings)?;
+        let exclusions = crate::quality::exclusions_frame(&rows)?;
+        Ok((Tables { meters, media, accounts, quality, findings, exclusions }, notes))
+    }
+
+    /// Writes each table as `DIR/{prefix}NAME.parquet` and `.csv`.
+    pub fn write(&mut self, dir: &std::path::Path, prefix: &str) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tables = [
+            ("meters", &mut self.meters),
+            ("media", &mut self.media),
+            ("accounts", &mut self.accounts),
+            ("quality", &mut self.quality),
+            ("findings", &mut self.findings),
+            ("exclusions", &mut self.exclusions),
+        ];
+        for (name, df) in tables {
+            write_table(dir, &format!("{prefix}{name}"), df)?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes `df` as `DIR/NAME.parquet` and `DIR/NAME.csv`.
 pub fn write_table(dir: &std::path::Path, name: &str, df: &mut DataFrame) -> anyhow::Result<()> {
     let parquet = dir.join(format!("{name}.parquet"));

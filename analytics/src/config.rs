@@ -28,6 +28,7 @@ struct RawReference {
     energy_coefficients: PathBuf,
     emission_factors: PathBuf,
     data_quality: PathBuf,
+    leaders: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +73,8 @@ pub struct AnalyticsConfig {
     pub energy_coefficients: PathBuf,
     pub emission_factors: PathBuf,
     pub data_quality: PathBuf,
+    /// The directory of leader rules (one file per product group), if the config names one.
+    pub leaders: Option<PathBuf>,
     /// The Parquet store's root, if the config names one (the command line may instead).
     pub parquet_store: Option<PathBuf>,
     pub electricity_method: ElectricityMethod,
@@ -111,6 +114,7 @@ impl AnalyticsConfig {
             energy_coefficients: base.join(r.energy_coefficients),
             emission_factors: base.join(r.emission_factors),
             data_quality: base.join(r.data_quality),
+            leaders: r.leaders.map(|p| base.join(p)),
             parquet_store: raw.store.parquet.map(|p| base.join(p)),
             electricity_method: raw.accounts.electricity_method,
             utc_offset,

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use analytics::accounts::{self, AccountsSpec};
-use analytics::quality;
+use analytics::accounts::{AccountsSpec, Tables};
 use analytics::config::AnalyticsConfig;
 use analytics::load::influxdb::{InfluxAuth, InfluxSource};
-use analytics::load::scan_store;
+use analytics::leaders;
+use analytics::load::{scan_store, CounterReadings};
 use analytics::period::{Period, PeriodKind};
 use analytics::reference::{ElectricityMethod, Reference};
 use anyhow::Context as _;
@@ -33,6 +33,36 @@ enum Command {
         /// The Parquet store's root (the collector's `<data_dir>/readings`).
         #[arg(long)]
         store: PathBuf,
+    },
+    /// Energy-efficiency and water-efficiency leader candidates per product group over the
+    /// window `--from`..`--to` (typically a year): eligibility with every failed gate named,
+    /// ranking, group median and benchmark, savings; writes leaders_enterprises and
+    /// leaders_groups with the monthly and window account tables behind them.
+    Leaders {
+        /// The analytics config (config/analytics.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// The directory of leader rules; overrides `[reference] leaders` of the config.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// The Parquet store's root; overrides `[store] parquet` of the config.
+        #[arg(long, conflicts_with = "influxdb")]
+        store: Option<PathBuf>,
+        /// Read from InfluxDB at this URL instead (see `accounts --help`).
+        #[arg(long, requires = "database")]
+        influxdb: Option<String>,
+        /// The InfluxDB database.
+        #[arg(long)]
+        database: Option<String>,
+        /// First local date of the window (YYYY-MM-DD).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Local date after the window (YYYY-MM-DD).
+        #[arg(long)]
+        to: NaiveDate,
+        /// Directory for the tables.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Validate the analytics config and every reference file it names, and say what they hold:
     /// enterprises, meters, production rows, and each coefficient with its source.
@@ -96,6 +126,13 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
         Command::Check { config } => check(&config),
+        Command::Leaders { config, rules, store, influxdb, database, from, to, out } => {
+            let source = match influxdb {
+                Some(url) => Source::Influx(InfluxSource { url, database: database.unwrap_or_default(), measurement: "reading".into(), auth: influx_auth(), downsample: None }),
+                None => Source::Parquet(store),
+            };
+            run_leaders(&config, rules, source, from, to, &out)
+        }
         Command::Accounts { config, store, influxdb, database, measurement, downsample_minutes, from, to, period, electricity_method, enterprises, out } => {
             let source = match influxdb {
                 Some(url) => Source::Influx(InfluxSource {
@@ -141,7 +178,17 @@ fn check(config_path: &Path) -> anyhow::Result<()> {
     for r in &reference.coefficients.fuel {
         println!("  {:<15} {:>8} kgCO2/{:<4} {}{}", r.medium.as_str(), r.kg_co2_per_unit, r.unit.symbol(), r.source, mark(r.check));
     }
-    println!("data quality ({}): {} requirements, grades {}", config.data_quality.display(), reference.quality.requirement.len(), reference.quality.grade.iter().map(|g| g.grade.as_str()).collect::<Vec<_>>().join(", "));
+    let grades: Vec<&str> = reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();
+    println!("data quality ({}): {} requirements, grades {}", config.data_quality.display(), reference.quality.requirement.len(), grades.join(", "));
+    if let Some(dir) = &config.leaders {
+        let rules = leaders::rules::load_dir(dir, &grades).map_err(|e| anyhow::anyhow!("{}", readings::config_file::ConfigErrors(e)))?;
+        println!("leader rules ({}):", dir.display());
+        for g in &rules {
+            for p in &g.programme {
+                println!("  {} / {}: {} ({}){}", g.product_group, p.programme.as_str(), p.indicator.column(), p.unit, mark(p.check));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -164,6 +211,58 @@ fn influx_auth() -> InfluxAuth {
     }
 }
 
+/// The reference data and the counter readings of a run.
+struct Job {
+    reference: Reference,
+    counters: Vec<CounterReadings>,
+    spec: AccountsSpec,
+    started: Instant,
+}
+
+impl Job {
+    /// Loads the reference data, then the counters of the periods of `kind` covering
+    /// `[from, to)`, with a margin on each side to interpolate the counters at the edges.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(config_path: &Path, source: Source, from: NaiveDate, to: NaiveDate, kind: PeriodKind, method: Option<ElectricityMethod>, enterprises: &[String]) -> anyhow::Result<(Job, AnalyticsConfig)> {
+        anyhow::ensure!(from < to, "--from {from} is not before --to {to}");
+        let started = Instant::now();
+        let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
+        info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
+        let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
+        let periods = Period::covering(kind, from, to);
+        let (first, last) = (periods.first().context("no period")?, periods.last().context("no period")?);
+        let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
+        let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
+        let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
+        let counters = match source {
+            Source::Parquet(store) => {
+                let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
+                analytics::load::counters_from_parquet(&store, load_from, load_to, enterprises)?
+            }
+            Source::Influx(influx) => analytics::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?,
+        };
+        let points: usize = counters.iter().map(|c| c.points.len()).sum();
+        info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
+        Ok((Job { reference, counters, spec, started }, config))
+    }
+
+    /// The account tables of periods of `kind`.
+    fn tables(&self, kind: PeriodKind) -> anyhow::Result<Tables> {
+        let (tables, notes) = Tables::compute(&self.counters, &self.reference, AccountsSpec { kind, ..self.spec })?;
+        for n in &notes {
+            tracing::warn!("{n}");
+        }
+        Ok(tables)
+    }
+
+    /// What the run read, and how long it has taken.
+    fn done(&self, what: &str, out: &Path) {
+        let points: usize = self.counters.iter().map(|c| c.points.len()).sum();
+        println!("{what} from {} counters ({points} readings) in {:.1} s; tables in {}", self.counters.len(), self.started.elapsed().as_secs_f64(), out.display());
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_accounts(
     config_path: &Path,
@@ -175,63 +274,51 @@ fn run_accounts(
     enterprises: &[String],
     out: &Path,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(from < to, "--from {from} is not before --to {to}");
-    let started = Instant::now();
-    let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
-    info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
-    let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
+    let (job, _) = Job::prepare(config_path, source, from, to, kind, method, enterprises)?;
+    let mut tables = job.tables(kind)?;
+    tables.write(out, "")?;
+    print_accounts(&tables.accounts, &tables.quality)?;
+    job.done(&format!("{} enterprise-periods", tables.accounts.height()), out);
+    Ok(())
+}
 
-    // Readings around the periods' edges are needed to interpolate the counters there: load a
-    // margin of a few gap lengths on each side, and the widest local offset.
-    let periods = Period::covering(kind, from, to);
-    let (first, last) = (periods.first().context("no period")?, periods.last().context("no period")?);
-    let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
-    let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
-    let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
-    let counters = match source {
-        Source::Parquet(store) => {
-            let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
-            analytics::load::counters_from_parquet(&store, load_from, load_to, enterprises)?
+fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from: NaiveDate, to: NaiveDate, out: &Path) -> anyhow::Result<()> {
+    let (job, config) = Job::prepare(config_path, source, from, to, PeriodKind::Month, None, &[])?;
+    let dir = rules.or(config.leaders.clone()).context("no leader rules: give --rules DIR or [reference] leaders in the config")?;
+    let grades: Vec<&str> = job.reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();
+    let rules = leaders::rules::load_dir(&dir, &grades).map_err(|e| anyhow::anyhow!("{}", readings::config_file::ConfigErrors(e)))?;
+    let mut monthly = job.tables(PeriodKind::Month)?;
+    let mut window = job.tables(PeriodKind::Window)?;
+    let facts = leaders::facts(&window.accounts, &window.quality, &monthly.quality)?;
+    let mut results = Vec::new();
+    for group in &rules {
+        for programme in &group.programme {
+            results.push(leaders::select(programme, &group.product_group, &facts, &grades));
         }
-        Source::Influx(influx) => analytics::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?,
-    };
-    let points: usize = counters.iter().map(|c| c.points.len()).sum();
-    info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
-
-    let (rows, notes) = accounts::meter_periods(&counters, &reference, spec)?;
-    for n in &notes {
-        tracing::warn!("{n}");
     }
-    let mut meters = accounts::meter_frame(&rows)?;
-    let mut media = accounts::by_medium(&meters)?;
-    let production = accounts::production_frame(&reference, kind, from, to)?;
-    let mut table = accounts::accounts(&meters, &production, &reference)?;
-    let findings = quality::findings(&rows, &reference, &reference.quality);
-    let mut quality = quality::graded(quality::evidence(&meters)?, &findings, &reference.quality)?;
-    let mut findings = quality::findings_frame(&findings)?;
-    let mut exclusions = quality::exclusions_frame(&rows)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let tables = [
-        ("meters", &mut meters),
-        ("media", &mut media),
-        ("accounts", &mut table),
-        ("quality", &mut quality),
-        ("findings", &mut findings),
-        ("exclusions", &mut exclusions),
-    ];
-    for (name, df) in tables {
-        accounts::write_table(out, name, df)?;
+    monthly.write(out, "monthly_")?;
+    window.write(out, "window_")?;
+    let mut enterprises = leaders::assessments_frame(&results)?;
+    let mut groups = leaders::groups_frame(&results, &rules)?;
+    analytics::accounts::write_table(out, "leaders_enterprises", &mut enterprises)?;
+    analytics::accounts::write_table(out, "leaders_groups", &mut groups)?;
+    for r in &results {
+        println!(
+            "{} / {}: {} enterprises, {} eligible, {} selected{}",
+            r.product_group,
+            r.programme.as_str(),
+            r.enterprises,
+            r.eligible,
+            r.selected,
+            if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) }
+        );
+        for a in &r.assessments {
+            let value = a.value.map_or("-".to_owned(), |v| format!("{v:.3}"));
+            let status = if a.selected { "CANDIDATE".to_owned() } else if a.eligible() { "eligible".to_owned() } else { format!("excluded: {}", a.failed.join("; ")) };
+            println!("  {:>4} {:<20} {:>12}  {status}", a.rank.map_or("-".to_owned(), |r| r.to_string()), a.enterprise, value);
+        }
     }
-    print_accounts(&table, &quality)?;
-    println!(
-        "{} enterprise-periods from {} counters ({} readings) in {:.1} s; tables in {}",
-        table.height(),
-        counters.len(),
-        points,
-        started.elapsed().as_secs_f64(),
-        out.display()
-    );
+    job.done(&format!("{} programme-groups", results.len()), out);
     Ok(())
 }
 

@@ -1,0 +1,117 @@
+//! `analytics leaders` from a Parquet store of two months of readings of six cement clinker
+//! enterprises to the short list: who is a candidate, who is excluded and why.
+
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, Utc};
+use e2e::bin;
+use readings::{Kind, Medium, Quality, Reading};
+
+/// (id, kW drawn all the time, clinker t a month; None = no production reported)
+const PLANTS: [(&str, f64, Option<f64>); 6] = [
+    ("91430100MA4L00000F", 500.0, Some(4000.0)),
+    ("91430100MA4L00002M", 600.0, Some(4000.0)),
+    ("91310000MA1K00003F", 400.0, Some(4000.0)),
+    ("91440300MA5F00004K", 700.0, Some(4000.0)),
+    ("91330100MA2H000054", 450.0, Some(4000.0)),
+    ("91350100M000100Y43", 300.0, None),
+];
+
+fn write_reference(dir: &Path) -> std::path::PathBuf {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+    let mut enterprises = String::from("id,name,industry_code,region,grid_region,product_group\n");
+    let mut meters = String::from("meter,enterprise,site,medium,role,accuracy_class,calibration_due,max_rate\n");
+    let mut production = String::from("enterprise,month,product,quantity,unit,output_value_10k_cny\n");
+    for (i, (id, _, tonnes)) in PLANTS.iter().enumerate() {
+        enterprises.push_str(&format!("{id},Plant {i},C3011,Hunan,central,cement_clinker\n"));
+        meters.push_str(&format!("incomer,{id},plant,electricity,boundary,0.5,2030-01-01,2000\n"));
+        if let Some(t) = tonnes {
+            for month in ["2026-11", "2026-12"] {
+                production.push_str(&format!("{id},{month},cement_clinker,{t},t,120\n"));
+            }
+        }
+    }
+    let rules = "product_group = \"cement_clinker\"\n\
+        [[programme]]\nprogramme = \"energy\"\nindicator = \"kgce_per_unit\"\nunit = \"kgce/t\"\nadvanced_value = 10.0\nbenchmark = 11.0\nbaseline = 14.0\nsource = \"test levels\"\n\
+        [programme.gates]\nmin_months = 2\nmin_grade = \"C\"\ncalibrated = true\n\
+        [programme.selection]\ntop_n = 2\nmin_group_size = 3\n";
+    std::fs::create_dir_all(dir.join("leaders")).unwrap();
+    for (name, text) in [("enterprises.csv", enterprises), ("meters.csv", meters), ("production.csv", production), ("leaders/cement_clinker.toml", rules.to_owned())] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let text = format!(
+        "[reference]\nenterprises = \"enterprises.csv\"\nmeters = \"meters.csv\"\nproduction = \"production.csv\"\n\
+         energy_coefficients = \"{}\"\nemission_factors = \"{}\"\ndata_quality = \"{}\"\nleaders = \"leaders\"\n",
+        config.join("coefficients/energy-gbt2589-2020.toml").display(),
+        config.join("coefficients/emission-factors.toml").display(),
+        config.join("data-quality.toml").display()
+    );
+    let path = dir.join("analytics.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn readings() -> Vec<Reading> {
+    let start: DateTime<Utc> = "2026-10-30T00:00:00Z".parse().unwrap();
+    let mut out = Vec::new();
+    for (id, kw, _) in PLANTS {
+        for i in 0..(65 * 96) {
+            out.push(Reading {
+                time: start + chrono::Duration::minutes(15 * i),
+                enterprise: id.parse().unwrap(),
+                site: "plant".parse().unwrap(),
+                meter: "incomer".parse().unwrap(),
+                medium: Medium::Electricity,
+                quantity: "active_energy_import".parse().unwrap(),
+                kind: Kind::Counter,
+                unit: readings::Unit::KWh,
+                value: Some(10_000.0 + kw * 0.25 * i as f64),
+                quality: Quality::Good,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_reference(dir.path());
+    let store = dir.path().join("readings");
+    readings::store::StoreWriter::open(&store).unwrap().write(&readings()).unwrap();
+    let out_dir = dir.path().join("out");
+    let run = Command::new(bin("analytics"))
+        .args(["leaders", "--config"])
+        .arg(&config)
+        .args(["--store"])
+        .arg(&store)
+        .args(["--from", "2026-11-01", "--to", "2027-01-01", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    println!("{stdout}");
+
+    // kgce/t = kW x 1464 h (Nov + Dec) x 0.1229 / 8000 t: 400 kW -> 8.996, 450 -> 10.121,
+    // 500 -> 11.245, 600 -> 13.494, 700 -> 15.743.
+    let line = |id: &str| stdout.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} missing:\n{stdout}")).to_owned();
+    assert!(line("91310000MA1K00003F").contains("8.996") && line("91310000MA1K00003F").contains("CANDIDATE"));
+    assert!(line("91330100MA2H000054").contains("10.121") && line("91330100MA2H000054").contains("CANDIDATE"));
+    assert!(line("91430100MA4L00000F").contains("eligible") && !line("91430100MA4L00000F").contains("CANDIDATE"));
+    assert!(line("91350100M000100Y43").contains("excluded: no kgce_per_unit: production or output value missing or zero"));
+    assert!(stdout.contains("cement_clinker / energy: 6 enterprises, 5 eligible, 2 selected"), "{stdout}");
+
+    let groups = std::fs::read_to_string(out_dir.join("leaders_groups.csv")).unwrap();
+    assert!(groups.lines().count() == 2 && groups.contains("test levels"), "{groups}");
+    // Savings at the candidates' level (10.121): the three worse plants brought to it.
+    let expected = [11.245, 13.494, 15.743].iter().map(|v| (v - 10.121) * 8000.0 / 1000.0).sum::<f64>();
+    let header: Vec<&str> = groups.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = groups.lines().nth(1).unwrap().split(',').collect();
+    let savings: f64 = row[header.iter().position(|h| *h == "savings").unwrap()].parse().unwrap();
+    assert!((savings - expected).abs() < 0.05, "{savings} vs {expected}");
+    for table in ["leaders_enterprises.csv", "monthly_accounts.csv", "window_quality.csv"] {
+        assert!(out_dir.join(table).exists(), "{table}");
+    }
+}
