@@ -10,3 +10,4 @@ pub mod load;
 pub mod period;
 pub mod quality;
 pub mod reference;
+pub mod report;

@@ -302,6 +302,27 @@ fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
     let mut groups = leaders::groups_frame(&results, &rules)?;
     analytics::accounts::write_table(out, "leaders_enterprises", &mut enterprises)?;
     analytics::accounts::write_table(out, "leaders_groups", &mut groups)?;
+    let input = analytics::report::ReportInput {
+        window: format!("{from}..{to}"),
+        results: &results,
+        rules: &rules,
+        reference: &job.reference,
+        monthly_accounts: &monthly.accounts,
+        window_accounts: &window.accounts,
+        window_quality: &window.quality,
+        window_findings: &window.findings,
+        window_exclusions: &window.exclusions,
+    };
+    let sheets = [
+        ("leaders_enterprises", &enterprises),
+        ("leaders_groups", &groups),
+        ("window_accounts", &window.accounts),
+        ("monthly_accounts", &monthly.accounts),
+        ("window_quality", &window.quality),
+        ("window_findings", &window.findings),
+        ("window_exclusions", &window.exclusions),
+    ];
+    let report = analytics::report::write(out, &input, &sheets)?;
     for r in &results {
         println!(
             "{} / {}: {} enterprises, {} eligible, {} selected{}",
@@ -319,6 +340,7 @@ fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
         }
     }
     job.done(&format!("{} programme-groups", results.len()), out);
+    println!("report: {} (one page per enterprise in {}, workbook {})", report.display(), out.join("enterprises").display(), out.join("leaders.xlsx").display());
     Ok(())
 }
 
