@@ -61,14 +61,36 @@ pub struct MeterPeriod {
     pub sources: String,
 }
 
+impl MeterPeriod {
+    /// Whether any readings cover part of the period (a silent meter's consumption is unknown,
+    /// not zero).
+    pub fn has_data(&self) -> bool {
+        self.covered_h + self.gap_h > 0.0
+    }
+}
+
 /// Media whose consumption is energy (GB/T 2589: comprehensive energy consumption).
 pub fn is_energy(m: Medium) -> bool {
     !matches!(m, Medium::Water | Medium::Co2 | Medium::CompressedAir)
 }
 
 /// Turns counters into per-meter, per-period evidence. Counters of meters that the register does
-/// not list are left out and named in the returned notes; a missing coefficient is an error.
-pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec) -> anyhow::Result<(Vec<MeterPeriod>, Vec<String>)> {
+/// not list are left out and named in the returned notes; a registered meter (of `enterprises`,
+/// or of all when empty) with no readings gets rows with no data, so its silence shows in the
+/// coverage; a missing coefficient is an error.
+pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec, enterprises: &[String]) -> anyhow::Result<(Vec<MeterPeriod>, Vec<String>)> {
+    let mut silent = Vec::new();
+    for info in reference.meters.values() {
+        let (e, quantity) = (info.enterprise.as_str(), info.counter.as_str());
+        if !enterprises.is_empty() && !enterprises.iter().any(|x| x == e) {
+            continue;
+        }
+        if !counters.iter().any(|c| c.enterprise == e && c.meter == info.meter.as_str() && c.quantity == quantity) {
+            let unit = info.counter.canonical_unit().symbol().to_owned();
+            silent.push(CounterReadings { enterprise: e.to_owned(), site: info.site.to_string(), meter: info.meter.to_string(), medium: info.medium, quantity: quantity.to_owned(), unit, points: Vec::new(), unusable: Vec::new() });
+        }
+    }
+    let counters: Vec<&CounterReadings> = counters.iter().chain(&silent).collect();
     let mut out = Vec::new();
     let mut notes = Vec::new();
     let mut missing = Vec::new();
@@ -218,6 +240,7 @@ pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         "kg_co2_per_unit" => rows.iter().map(|r| r.kg_co2_per_unit).collect::<Vec<Option<f64>>>(),
         "co2_t" => f(&|r| r.co2_t),
         "sources" => s(&|r| r.sources.clone()),
+        "has_data" => rows.iter().map(MeterPeriod::has_data).collect::<Vec<bool>>(),
     )
 }
 
@@ -279,16 +302,28 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
         "product_group" => reference.enterprises.values().map(|e| e.product_group.clone()).collect::<Vec<_>>(),
     )?;
     let per_unit = |num: Expr, den: &str| when(col(den).gt(lit(0.0))).then(num / col(den)).otherwise(lit(NULL).cast(DataType::Float64));
+    // A sum over no counter with data is unknown, not zero: a plant whose water meter is silent
+    // must not rank best for water.
+    let energy = Medium::ALL.iter().filter(|m| !is_energy(**m)).fold(boundary.clone(), |acc, m| acc.and(col("medium").neq(lit(m.as_str()))));
+    let sums = [
+        ("energy_tce", "tce", energy),
+        ("electricity_net_kwh", "consumption", boundary.clone().and(col("medium").eq(lit("electricity")))),
+        ("water_m3", "consumption", boundary.clone().and(col("medium").eq(lit("water")))),
+        ("co2_t", "co2_t", boundary.clone()),
+    ];
+    let mut aggs = Vec::new();
+    let mut known = Vec::new();
+    for (name, value, cond) in sums {
+        aggs.push(col(value).filter(cond.clone()).sum().alias(name));
+        aggs.push(col("has_data").filter(cond).cast(DataType::UInt32).sum().alias(format!("{name}_counters")));
+        known.push(when(col(format!("{name}_counters")).gt(lit(0))).then(col(name)).otherwise(lit(NULL).cast(DataType::Float64)).alias(name));
+    }
     meters
         .clone()
         .lazy()
         .group_by([col("enterprise"), col("period")])
-        .agg([
-            col("tce").filter(boundary.clone()).sum().alias("energy_tce"),
-            col("consumption").filter(boundary.clone().and(col("medium").eq(lit("electricity")))).sum().alias("electricity_net_kwh"),
-            col("consumption").filter(boundary.clone().and(col("medium").eq(lit("water")))).sum().alias("water_m3"),
-            col("co2_t").filter(boundary.clone()).sum().alias("co2_t"),
-        ])
+        .agg(aggs)
+        .with_columns(known)
         .join(names.lazy(), [col("enterprise")], [col("enterprise")], JoinArgs::new(JoinType::Left))
         .join(production.clone().lazy(), [col("enterprise"), col("period")], [col("enterprise"), col("period")], JoinArgs::new(JoinType::Left))
         .with_columns([
@@ -333,8 +368,8 @@ pub struct Tables {
 
 impl Tables {
     /// Computes every table; the notes name counters left out.
-    pub fn compute(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec) -> anyhow::Result<(Tables, Vec<String>)> {
-        let (rows, notes) = meter_periods(counters, reference, spec)?;
+    pub fn compute(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec, enterprises: &[String]) -> anyhow::Result<(Tables, Vec<String>)> {
+        let (rows, notes) = meter_periods(counters, reference, spec, enterprises)?;
         let meters = meter_frame(&rows)?;
         let media = by_medium(&meters)?;
         let production = production_frame(reference, spec.kind, spec.from, spec.to)?;

@@ -214,6 +214,8 @@ fn influx_auth() -> InfluxAuth {
 /// The reference data and the counter readings of a run.
 struct Job {
     reference: Reference,
+    /// The enterprises asked for (all when empty).
+    enterprises: Vec<String>,
     counters: Vec<CounterReadings>,
     spec: AccountsSpec,
     started: Instant,
@@ -244,12 +246,12 @@ impl Job {
         };
         let points: usize = counters.iter().map(|c| c.points.len()).sum();
         info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
-        Ok((Job { reference, counters, spec, started }, config))
+        Ok((Job { reference, enterprises: enterprises.to_vec(), counters, spec, started }, config))
     }
 
     /// The account tables of periods of `kind`.
     fn tables(&self, kind: PeriodKind) -> anyhow::Result<Tables> {
-        let (tables, notes) = Tables::compute(&self.counters, &self.reference, AccountsSpec { kind, ..self.spec })?;
+        let (tables, notes) = Tables::compute(&self.counters, &self.reference, AccountsSpec { kind, ..self.spec }, &self.enterprises)?;
         for n in &notes {
             tracing::warn!("{n}");
         }
@@ -289,7 +291,7 @@ fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
     let rules = leaders::rules::load_dir(&dir, &grades).map_err(|e| anyhow::anyhow!("{}", readings::config_file::ConfigErrors(e)))?;
     let mut monthly = job.tables(PeriodKind::Month)?;
     let mut window = job.tables(PeriodKind::Window)?;
-    let facts = leaders::facts(&window.accounts, &window.quality, &monthly.quality)?;
+    let facts = leaders::facts(&window.accounts, &window.quality, &monthly.quality, &job.reference)?;
     let mut results = Vec::new();
     for group in &rules {
         for programme in &group.programme {

@@ -183,7 +183,7 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
     let (from, to) = (NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2023, 3, 1).unwrap());
     let counters = analytics::load::counters_from_parquet(&store, t("2022-12-30T00:00"), t("03-02T00:00"), &[]).unwrap();
     let spec = AccountsSpec { kind: PeriodKind::Month, from, to, method: ElectricityMethod::Equivalent, gap_h: 1.0 };
-    let (rows, notes) = accounts::meter_periods(&counters, &reference, spec).unwrap();
+    let (rows, notes) = accounts::meter_periods(&counters, &reference, spec, &[]).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     let meters = accounts::meter_frame(&rows).unwrap();
     let production = accounts::production_frame(&reference, PeriodKind::Month, from, to).unwrap();
@@ -215,7 +215,7 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
     // 10200 kWh = 1253.58 kgce, gas 1800 m3 = 2185.74, diesel 4000 kg = 5828.4: 9.26772 tce
     // over 2250 t of clinker = 4.1189867 kgce/t; output value 75.
     let quarter = AccountsSpec { kind: PeriodKind::Quarter, ..spec };
-    let (q_rows, _) = accounts::meter_periods(&counters, &reference, quarter).unwrap();
+    let (q_rows, _) = accounts::meter_periods(&counters, &reference, quarter, &[]).unwrap();
     let q_production = accounts::production_frame(&reference, PeriodKind::Quarter, from, to).unwrap();
     let q_table = accounts::accounts(&accounts::meter_frame(&q_rows).unwrap(), &q_production, &reference).unwrap();
     assert_eq!(q_table.column("period").unwrap().str().unwrap().get(0), Some("2023-Q1"));

@@ -51,6 +51,7 @@ fn facts(e: &str, group: &str, kgce: Option<f64>, production: Option<f64>, co2: 
         grade: grade.into(),
         findings: 0,
         meters_past_calibration: 0,
+        has_data: true,
     }
 }
 
@@ -111,7 +112,7 @@ fn the_hand_built_group_gives_the_known_answer() {
 
     assert_eq!(of("E5").failed, ["data-quality grade C (B or better required)"]);
     assert_eq!(of("E6").failed, ["9 month(s) with data (at least 10 at 90% coverage required)"]);
-    assert_eq!(of("E7").failed, ["no kgce_per_unit: production or output value missing or zero"]);
+    assert_eq!(of("E7").failed, ["no kgce_per_unit: production or output value missing or zero, or no readings of its medium"]);
     assert!(r.assessments.iter().all(|a| a.enterprise != "E8"));
 
     close(r.level, 95.0, "level");
@@ -159,8 +160,9 @@ fn each_gate_failing_alone_excludes_exactly_that_enterprise() {
     assert!(select(&strict, "clinker", &base(), &GRADES).assessments.iter().all(|a| a.eligible()), "the base group passes every gate");
 
     type Breaker = fn(&mut Facts);
-    let cases: [(&str, Breaker, &str); 9] = [
-        ("production", |f| f.kgce_per_unit = None, "no kgce_per_unit: production or output value missing or zero"),
+    let cases: [(&str, Breaker, &str); 10] = [
+        ("readings", |f| f.has_data = false, "no boundary readings in the window"),
+        ("production", |f| f.kgce_per_unit = None, "no kgce_per_unit: production or output value missing or zero, or no readings of its medium"),
         ("months", |f| f.monthly_coverage[..3].fill(0.89), "9 month(s) with data (at least 10 at 90% coverage required)"),
         ("grade", |f| f.grade = "C".into(), "data-quality grade C (B or better required)"),
         ("calibration", |f| f.meters_past_calibration = 1, "1 boundary meter(s) past calibration"),

@@ -18,6 +18,9 @@ const PLANTS: [(&str, f64, Option<f64>); 6] = [
     ("91350100M000100Y43", 300.0, None),
 ];
 
+/// Registered, with a boundary meter that never sent a reading.
+const SILENT: &str = "91110000MA00000077";
+
 fn write_reference(dir: &Path) -> std::path::PathBuf {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let mut enterprises = String::from("id,name,industry_code,region,grid_region,product_group\n");
@@ -32,6 +35,9 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
             }
         }
     }
+    enterprises.push_str(&format!("{SILENT},Silent Plant,C3011,Beijing,north,cement_clinker\n"));
+    meters.push_str(&format!("incomer,{SILENT},plant,electricity,boundary,0.5,2030-01-01,2000\n"));
+    production.push_str(&format!("{SILENT},2026-11,cement_clinker,4000,t,120\n"));
     let rules = "product_group = \"cement_clinker\"\n\
         [[programme]]\nprogramme = \"energy\"\nindicator = \"kgce_per_unit\"\nunit = \"kgce/t\"\nadvanced_value = 10.0\nbenchmark = 11.0\nbaseline = 14.0\nsource = \"test levels\"\n\
         [programme.gates]\nmin_months = 2\nmin_grade = \"C\"\ncalibrated = true\n\
@@ -100,8 +106,9 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
     assert!(line("91310000MA1K00003F").contains("8.996") && line("91310000MA1K00003F").contains("CANDIDATE"));
     assert!(line("91330100MA2H000054").contains("10.121") && line("91330100MA2H000054").contains("CANDIDATE"));
     assert!(line("91430100MA4L00000F").contains("eligible") && !line("91430100MA4L00000F").contains("CANDIDATE"));
-    assert!(line("91350100M000100Y43").contains("excluded: no kgce_per_unit: production or output value missing or zero"));
-    assert!(stdout.contains("cement_clinker / energy: 6 enterprises, 5 eligible, 2 selected"), "{stdout}");
+    assert!(line("91350100M000100Y43").contains("excluded: no kgce_per_unit: production or output value missing or zero, or no readings of its medium"));
+    assert!(line(SILENT).contains("excluded: no boundary readings in the window"), "{stdout}");
+    assert!(stdout.contains("cement_clinker / energy: 7 enterprises, 5 eligible, 2 selected"), "{stdout}");
 
     let groups = std::fs::read_to_string(out_dir.join("leaders_groups.csv")).unwrap();
     assert!(groups.lines().count() == 2 && groups.contains("test levels"), "{groups}");

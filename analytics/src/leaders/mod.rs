@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use crate::reference::Reference;
+
 pub use rules::{GroupRules, Programme, ProgrammeRules};
 pub use select::{select, Assessment, Facts, GroupResult, Placement};
 
 /// One enterprise's facts from the window's accounts and quality tables and the monthly quality
-/// table (its coverage per month).
-pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_quality: &DataFrame) -> PolarsResult<Vec<Facts>> {
+/// table (its coverage per month); enterprises of the register without any row get facts that
+/// say they had no data, so they are listed as excluded rather than left out.
+pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_quality: &DataFrame, reference: &Reference) -> PolarsResult<Vec<Facts>> {
     let text = |df: &DataFrame, name: &str| -> PolarsResult<Vec<String>> { Ok(df.column(name)?.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect()) };
     let num = |df: &DataFrame, name: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.iter().collect()) };
 
@@ -54,7 +57,32 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_qu
             grade,
             findings,
             meters_past_calibration: past,
+            // CO2 is summed over every boundary counter: it is empty only when none had data.
+            has_data: cols[8][i].is_some(),
         });
+    }
+    for (id, e) in &reference.enterprises {
+        if !out.iter().any(|f| f.enterprise == id.as_str()) {
+            out.push(Facts {
+                enterprise: id.to_string(),
+                name: e.name.clone(),
+                product_group: e.product_group.clone(),
+                kgce_per_unit: None,
+                tce_per_10k_cny: None,
+                water_m3_per_unit: None,
+                co2_t_per_unit: None,
+                production: None,
+                output_value_10k_cny: None,
+                energy_tce: 0.0,
+                water_m3: 0.0,
+                co2_t: 0.0,
+                monthly_coverage: Vec::new(),
+                grade: "-".into(),
+                findings: 0,
+                meters_past_calibration: 0,
+                has_data: false,
+            });
+        }
     }
     Ok(out)
 }

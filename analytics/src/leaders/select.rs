@@ -29,6 +29,8 @@ pub struct Facts {
     pub grade: String,
     pub findings: u32,
     pub meters_past_calibration: u32,
+    /// Whether any boundary meter had readings in the window.
+    pub has_data: bool,
 }
 
 impl Facts {
@@ -146,8 +148,10 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
         .map(|f| {
             let value = f.indicator(rules.indicator);
             let mut failed = Vec::new();
-            if value.is_none() {
-                failed.push(format!("no {}: production or output value missing or zero", rules.indicator.column()));
+            if !f.has_data {
+                failed.push("no boundary readings in the window".to_owned());
+            } else if value.is_none() {
+                failed.push(format!("no {}: production or output value missing or zero, or no readings of its medium", rules.indicator.column()));
             }
             if let Some(min) = g.min_months {
                 let months = f.monthly_coverage.iter().filter(|c| **c >= g.month_coverage).count() as u32;
