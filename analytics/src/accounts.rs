@@ -69,6 +69,11 @@ impl MeterPeriod {
     }
 }
 
+/// Fuels burnt on site, whose CO2 the accounts must include.
+pub fn is_fuel(m: Medium) -> bool {
+    matches!(m, Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::NaturalGas)
+}
+
 /// Media whose consumption is energy (GB/T 2589: comprehensive energy consumption).
 pub fn is_energy(m: Medium) -> bool {
     !matches!(m, Medium::Water | Medium::Co2 | Medium::CompressedAir)
@@ -161,8 +166,14 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                         None
                     }
                 },
-                // A direct CO2 meter measures tonnes of CO2.
-                Medium::Co2 => Some(1000.0 * unit.factor_to(Unit::T).unwrap_or(f64::NAN)),
+                // A direct CO2 meter measures CO2 itself, by mass.
+                Medium::Co2 => match unit.factor_to(Unit::T) {
+                    Ok(f) => Some(1000.0 * f),
+                    Err(_) => {
+                        missing.push(format!("meter {} measures CO2 in {unit}, not a mass", c.meter));
+                        None
+                    }
+                },
                 m => match reference.coefficients.fuel(m, unit) {
                     Some(Ok(f)) => {
                         sources.push(format!("CO2: {}", f.row.source));
@@ -172,7 +183,16 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                         missing.push(e);
                         None
                     }
-                    None => None,
+                    // A fuel burnt on site emits: its factor must be in the table. Purchased
+                    // heat and steam (indirect emissions) count only if a row is added.
+                    None if is_fuel(m) => {
+                        missing.push(format!("no CO2 emission factor for {m} in {}", reference.coefficients.emission_file));
+                        None
+                    }
+                    None => {
+                        sources.push(format!("CO2: none for {m} (no factor in the table)"));
+                        None
+                    }
                 },
             };
             out.push(MeterPeriod {

@@ -180,7 +180,9 @@ impl CounterSeries {
             } else {
                 u.covered_h += overlap;
             }
-            if i.to_ms >= from_ms && i.to_ms < to_ms {
+            // An interval's event belongs to the period it ends in; one ending exactly on the
+            // boundary ends the earlier period (polls land on wall-clock slots, so this is common).
+            if i.to_ms > from_ms && i.to_ms <= to_ms {
                 match i.status {
                     IntervalStatus::Rollover => u.rollovers += 1,
                     IntervalStatus::Reset => u.resets += 1,
@@ -244,6 +246,13 @@ mod tests {
         assert!((u.consumption - (80.0 + 50.0 + 90.0 + 55.0 + 70.0)).abs() < 1e-9, "{u:?}");
         assert_eq!((u.rollovers, u.resets, u.implausible, u.glitches), (1, 1, 1, 1));
         assert_eq!((u.excluded_h, u.covered_h, u.uncovered_h), (2.0, 6.0, 1.0));
+    }
+
+    #[test]
+    fn an_event_on_a_boundary_is_counted_once() {
+        let s = counter_series(&[(0, 10.0), (H, 5.0), (2 * H, 6.0)], CounterLimits::default());
+        // The reset interval ends exactly at 1 h: it belongs to [0, 1 h), not to [1 h, 2 h).
+        assert_eq!((s.period(0, H, 24.0).resets, s.period(H, 2 * H, 24.0).resets), (1, 0));
     }
 
     #[test]

@@ -36,8 +36,9 @@ enum Command {
     },
     /// Energy-efficiency and water-efficiency leader candidates per product group over the
     /// window `--from`..`--to` (typically a year): eligibility with every failed gate named,
-    /// ranking, group median and benchmark, savings; writes leaders_enterprises and
-    /// leaders_groups with the monthly and window account tables behind them.
+    /// ranking, group median and benchmark, savings; writes report.html (charts, no network
+    /// needed), one page per enterprise, leaders.xlsx, and leaders_enterprises and leaders_groups
+    /// with the monthly and window account tables behind them (CSV and Parquet).
     Leaders {
         /// The analytics config (config/analytics.example.toml).
         #[arg(long)]
@@ -45,15 +46,8 @@ enum Command {
         /// The directory of leader rules; overrides `[reference] leaders` of the config.
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// The Parquet store's root; overrides `[store] parquet` of the config.
-        #[arg(long, conflicts_with = "influxdb")]
-        store: Option<PathBuf>,
-        /// Read from InfluxDB at this URL instead (see `accounts --help`).
-        #[arg(long, requires = "database")]
-        influxdb: Option<String>,
-        /// The InfluxDB database.
-        #[arg(long)]
-        database: Option<String>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// First local date of the window (YYYY-MM-DD).
         #[arg(long)]
         from: NaiveDate,
@@ -79,22 +73,8 @@ enum Command {
         /// (config/analytics.example.toml).
         #[arg(long)]
         config: PathBuf,
-        /// The Parquet store's root; overrides `[store] parquet` of the config.
-        #[arg(long, conflicts_with = "influxdb")]
-        store: Option<PathBuf>,
-        /// Read from InfluxDB at this URL instead (InfluxQL on /query). A token in the
-        /// environment variable INFLUX_TOKEN, or INFLUX_USERNAME and INFLUX_PASSWORD, are sent.
-        #[arg(long, requires = "database")]
-        influxdb: Option<String>,
-        /// The InfluxDB database (or a 2.x bucket's DBRP mapping).
-        #[arg(long)]
-        database: Option<String>,
-        /// The measurement the collector writes to.
-        #[arg(long, default_value = "reading")]
-        measurement: String,
-        /// Let InfluxDB reduce each counter to its last value per this many minutes.
-        #[arg(long)]
-        downsample_minutes: Option<u64>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// First local date (YYYY-MM-DD); the period containing it is reported whole.
         #[arg(long)]
         from: NaiveDate,
@@ -117,6 +97,42 @@ enum Command {
     },
 }
 
+/// Where the readings are: the Parquet store, or InfluxDB.
+#[derive(clap::Args)]
+struct SourceArgs {
+    /// The Parquet store's root; overrides `[store] parquet` of the config.
+    #[arg(long, conflicts_with = "influxdb")]
+    store: Option<PathBuf>,
+    /// Read from InfluxDB at this URL instead (InfluxQL on /query). A token in the environment
+    /// variable INFLUX_TOKEN, or INFLUX_USERNAME and INFLUX_PASSWORD, are sent.
+    #[arg(long, requires = "database")]
+    influxdb: Option<String>,
+    /// The InfluxDB database (or a 2.x bucket's DBRP mapping).
+    #[arg(long)]
+    database: Option<String>,
+    /// The measurement the collector writes to.
+    #[arg(long, default_value = "reading")]
+    measurement: String,
+    /// Let InfluxDB reduce each counter to its last value per this many minutes.
+    #[arg(long, requires = "influxdb")]
+    downsample_minutes: Option<u64>,
+}
+
+impl SourceArgs {
+    fn source(self) -> Source {
+        match self.influxdb {
+            Some(url) => Source::Influx(InfluxSource {
+                url,
+                database: self.database.unwrap_or_default(),
+                measurement: self.measurement,
+                auth: influx_auth(),
+                downsample: self.downsample_minutes.map(|m| std::time::Duration::from_secs(60 * m)),
+            }),
+            None => Source::Parquet(self.store),
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
@@ -126,25 +142,9 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
         Command::Check { config } => check(&config),
-        Command::Leaders { config, rules, store, influxdb, database, from, to, out } => {
-            let source = match influxdb {
-                Some(url) => Source::Influx(InfluxSource { url, database: database.unwrap_or_default(), measurement: "reading".into(), auth: influx_auth(), downsample: None }),
-                None => Source::Parquet(store),
-            };
-            run_leaders(&config, rules, source, from, to, &out)
-        }
-        Command::Accounts { config, store, influxdb, database, measurement, downsample_minutes, from, to, period, electricity_method, enterprises, out } => {
-            let source = match influxdb {
-                Some(url) => Source::Influx(InfluxSource {
-                    url,
-                    database: database.unwrap_or_default(),
-                    measurement,
-                    auth: influx_auth(),
-                    downsample: downsample_minutes.map(|m| std::time::Duration::from_secs(60 * m)),
-                }),
-                None => Source::Parquet(store),
-            };
-            run_accounts(&config, source, from, to, period, electricity_method, &enterprises, &out)
+        Command::Leaders { config, rules, source, from, to, out } => run_leaders(&config, rules, source.source(), from, to, &out),
+        Command::Accounts { config, source, from, to, period, electricity_method, enterprises, out } => {
+            run_accounts(&config, source.source(), from, to, period, electricity_method, &enterprises, &out)
         }
     };
     match result {
@@ -285,6 +285,10 @@ fn run_accounts(
 }
 
 fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from: NaiveDate, to: NaiveDate, out: &Path) -> anyhow::Result<()> {
+    // Production is reported by month: a window must consist of whole months, or energy and
+    // output would not cover the same time.
+    use chrono::Datelike as _;
+    anyhow::ensure!(from.day() == 1 && to.day() == 1, "--from {from} and --to {to} must be first days of months: production is reported per month");
     let (job, config) = Job::prepare(config_path, source, from, to, PeriodKind::Month, None, &[])?;
     let dir = rules.or(config.leaders.clone()).context("no leader rules: give --rules DIR or [reference] leaders in the config")?;
     let grades: Vec<&str> = job.reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();

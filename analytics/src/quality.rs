@@ -226,7 +226,7 @@ pub fn evidence(meters: &DataFrame) -> PolarsResult<DataFrame> {
             col("implausible").sum().alias("implausible"),
             col("glitches").sum().alias("glitches"),
             col("unusable").sum().alias("unusable_rows"),
-            col("meter").filter(col("calibration_expired")).n_unique().alias("meters_past_calibration"),
+            col("meter").filter(boundary.clone().and(col("calibration_expired"))).n_unique().alias("meters_past_calibration"),
         ])
         .sort(["enterprise", "period"], SortMultipleOptions::default())
         .collect()

@@ -209,7 +209,7 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
         intervals.sort_unstable();
         intervals.dedup();
         for every in intervals {
-            let (values, requests) = d.cycle_requests(every);
+            let (values, requests) = d.cycle_requests(Some(every));
             writeln!(out, 
                 "  cycle every {}: {} values in {} request(s)",
                 HumanDuration(std::time::Duration::from_millis(every)),
@@ -241,8 +241,8 @@ fn write_line_loads(out: &mut String, config: &Config) -> std::fmt::Result {
         let mut busy_per_s = 0.0;
         let mut requests_per_s = 0.0;
         for d in config.devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
-            let every = d.point_interval_ms.iter().copied().max().unwrap_or(d.interval.as_millis());
-            let (_, requests) = d.cycle_requests(every);
+            // The worst case: every point read at every slot of the device.
+            let (_, requests) = d.cycle_requests(None);
             let per_s = 1000.0 / d.interval.as_millis() as f64;
             requests_per_s += requests.len() as f64 * per_s;
             busy_per_s += requests.iter().map(|r| rtu::exchange_time(line, r.count).as_secs_f64()).sum::<f64>() * per_s;

@@ -1,5 +1,9 @@
 //! Modbus RTU on a real serial line: a pseudo-terminal pair made by socat, the collector on one
 //! end, meter-sim's RTU server on the other, several unit ids on the one line.
+//!
+//! A pseudo-terminal carries bytes, not bits: baud rate, parity and stop bits are set on both ends
+//! but not enforced, so these tests check framing, timing rules, CRCs and the poller's behaviour,
+//! not a character-format mismatch (which on real wires shows up as CRC errors and timeouts).
 
 use chrono::{DateTime, Utc};
 use e2e::{assert_on_cadence_and_exact, run_collector, serial_device, stored_readings, summary_row, write_config, SerialPair, Sim};

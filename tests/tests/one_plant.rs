@@ -12,7 +12,7 @@ fn modbus_tcp_rtu_and_mqtt_meters_run_from_one_config() {
     let broker = Server::mosquitto(free_port());
     let tcp = Sim::start(&["--device", "1=eastron_sdm630"]);
     let line = SerialPair::start();
-    let _rtu = Sim::start_serial(&line.b, &["--parity", "none", "--device", "1=tuf2000m", "--device", "2=acrel_adw300"]);
+    let _rtu = Sim::start_serial(&line.b, &["--baud", "19200", "--parity", "none", "--device", "1=tuf2000m", "--device", "2=acrel_adw300"]);
 
     let dir = tempfile::tempdir().unwrap();
     let entries = [

@@ -121,12 +121,15 @@ pub fn counters_from_influxdb(source: &InfluxSource, from: DateTime<Utc>, to: Da
         let body = response.text().unwrap_or_default();
         anyhow::bail!("{url} answered {status}: {}", body.trim());
     }
-    parse_chunks(response)
+    // InfluxQL stamps a GROUP BY time() bucket with its start; its LAST value was read by the
+    // end of the bucket, which is where it belongs on the counter's time line.
+    let shift = source.downsample.map_or(0, |d| d.as_millis() as i64);
+    parse_chunks(response, shift)
 }
 
 /// Reads the stream of JSON chunks a chunked `/query` answers with into counters, merging the
-/// parts of a series that span chunks.
-pub fn parse_chunks(body: impl Read) -> anyhow::Result<Vec<CounterReadings>> {
+/// parts of a series that span chunks; every time is moved by `shift_ms`.
+pub fn parse_chunks(body: impl Read, shift_ms: i64) -> anyhow::Result<Vec<CounterReadings>> {
     let mut counters: BTreeMap<(String, String, String), CounterReadings> = BTreeMap::new();
     for chunk in serde_json::Deserializer::from_reader(body).into_iter::<Chunk>() {
         let chunk = chunk.context("reading InfluxDB's answer")?;
@@ -154,7 +157,7 @@ pub fn parse_chunks(body: impl Read) -> anyhow::Result<Vec<CounterReadings>> {
                     unusable: Vec::new(),
                 });
                 for row in &s.values {
-                    let t = row.get(time).and_then(|v| v.as_i64()).context("a row without a time")?;
+                    let t = row.get(time).and_then(|v| v.as_i64()).context("a row without a time")? + shift_ms;
                     let v = row.get(value).and_then(|v| v.as_f64());
                     // Downsampled rows carry no quality: the query kept only usable ones.
                     let q = match quality.and_then(|i| row.get(i)).and_then(|v| v.as_str()) {
@@ -181,11 +184,11 @@ mod tests {
     fn chunks_of_one_series_are_merged() {
         let body = r#"{"results":[{"statement_id":0,"series":[{"name":"reading","tags":{"enterprise":"E","site":"s","meter":"m","medium":"water","quantity":"volume","unit":"m3"},"columns":["time","value","quality"],"values":[[1000,1.5,"good"],[2000,null,"timeout"]]}],"partial":true}]}
 {"results":[{"statement_id":0,"series":[{"name":"reading","tags":{"enterprise":"E","site":"s","meter":"m","medium":"water","quantity":"volume","unit":"m3"},"columns":["time","value","quality"],"values":[[3000,2.5,"good"]]}]}]}"#;
-        let c = parse_chunks(body.as_bytes()).unwrap();
+        let c = parse_chunks(body.as_bytes(), 0).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].points, vec![(1000, 1.5), (3000, 2.5)]);
         assert_eq!(c[0].unusable, vec![(2000, Quality::Timeout)]);
-        assert!(parse_chunks(r#"{"results":[{"statement_id":0,"error":"database not found: x"}]}"#.as_bytes()).is_err());
+        assert!(parse_chunks(r#"{"results":[{"statement_id":0,"error":"database not found: x"}]}"#.as_bytes(), 0).is_err());
     }
 
     #[test]

@@ -329,22 +329,28 @@ pub struct Device {
 }
 
 impl Device {
-    /// The values and the read requests of a slot that is a multiple of `every_ms`: each point
-    /// whose interval divides it, with the scale registers those points need.
-    pub fn cycle_requests(&self, every_ms: u64) -> (usize, Vec<crate::modbus::plan::ReadRequest>) {
-        use crate::modbus::plan::{plan, Item, Target};
-        let mut items = Vec::new();
-        for (i, p) in self.map.points.iter().enumerate() {
-            if every_ms.is_multiple_of(self.point_interval_ms[i]) {
-                items.push(Item { target: Target::Point(i), location: p.location });
-                if let Some((s, _, _)) = p.scale_from {
-                    if !items.iter().any(|it| it.target == Target::Scale(s)) {
-                        items.push(Item { target: Target::Scale(s), location: self.map.scale_registers[s].location });
-                    }
+    /// The read items of points `due`, with the scale registers those points need (once each).
+    pub fn items(&self, due: impl IntoIterator<Item = usize>) -> Vec<crate::modbus::plan::Item> {
+        use crate::modbus::plan::{Item, Target};
+        let mut items: Vec<Item> = Vec::new();
+        for i in due {
+            let p = &self.map.points[i];
+            items.push(Item { target: Target::Point(i), location: p.location });
+            if let Some((s, _, _)) = p.scale_from {
+                if !items.iter().any(|it| it.target == Target::Scale(s)) {
+                    items.push(Item { target: Target::Scale(s), location: self.map.scale_registers[s].location });
                 }
             }
         }
-        let requests = plan(&items, self.limits, &Default::default());
+        items
+    }
+
+    /// The values and the read requests of a slot that is a multiple of `every_ms` (each point
+    /// whose interval divides it), or of every point when `every_ms` is `None`.
+    pub fn cycle_requests(&self, every_ms: Option<u64>) -> (usize, Vec<crate::modbus::plan::ReadRequest>) {
+        let due = (0..self.map.points.len()).filter(|&i| every_ms.is_none_or(|e| e.is_multiple_of(self.point_interval_ms[i])));
+        let items = self.items(due);
+        let requests = crate::modbus::plan::plan(&items, self.limits, &Default::default());
         (items.len(), requests)
     }
 }

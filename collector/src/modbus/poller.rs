@@ -13,7 +13,7 @@ use tracing::{debug, error, info, warn};
 
 use super::decode::decode;
 use super::link::{Link, ReadError};
-use super::plan::{plan, Item, ReadRequest, Target};
+use super::plan::{plan, ReadRequest, Target};
 use crate::config::Device;
 use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
@@ -172,18 +172,7 @@ impl DevicePoller {
         if let Some(p) = self.plans.get(due) {
             return p.clone();
         }
-        let map = &self.device.map;
-        let mut items: Vec<Item> = Vec::new();
-        let mut scales: HashSet<usize> = HashSet::new();
-        for &i in due {
-            let p = &map.points[i];
-            items.push(Item { target: Target::Point(i), location: p.location });
-            if let Some((s, _, _)) = p.scale_from {
-                if scales.insert(s) {
-                    items.push(Item { target: Target::Scale(s), location: map.scale_registers[s].location });
-                }
-            }
-        }
+        let items = self.device.items(due.iter().copied());
         let requests = plan(&items, self.device.limits, &self.isolated);
         self.plans.insert(due.to_vec(), requests.clone());
         requests

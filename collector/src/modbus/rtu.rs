@@ -116,12 +116,14 @@ pub struct RtuMaster<S> {
     last_traffic: Instant,
     /// Bytes that arrived while no answer was awaited (late answers, noise), for the logs.
     stray_bytes: u64,
+    /// The last read timed out: a late answer may still be on its way.
+    after_timeout: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
     /// A master on `stream`.
     pub fn new(stream: S, silence: Duration, byte_timeout: Duration) -> Self {
-        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0 }
+        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0, after_timeout: false }
     }
 
     /// Bytes discarded so far because they arrived while no answer was awaited.
@@ -152,7 +154,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
             // than byte_timeout ends it (noise may have eaten bytes or garbled the length).
             let until = if frame.is_empty() { deadline } else { deadline.min(Instant::now() + self.byte_timeout) };
             match tokio::time::timeout_at(until, self.stream.read(&mut buf)).await {
-                Err(_) if frame.is_empty() => return Err(ReadError::Timeout(timeout)),
+                Err(_) if frame.is_empty() => {
+                    self.after_timeout = true;
+                    return Err(ReadError::Timeout(timeout));
+                }
                 Err(_) => break,
                 Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
                 Ok(Ok(n)) => {
@@ -178,13 +183,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
     }
 
     /// Drops bytes already waiting (a late answer to an earlier request, noise) so that they are
-    /// not taken for the next answer.
+    /// not taken for the next answer. After a timeout it first waits for `byte_timeout` of
+    /// silence (at most ten times over on a line that keeps chattering): a slow meter's late
+    /// answer then lands here rather than in the next meter's.
     async fn discard_stray(&mut self) -> Result<(), ReadError> {
         let mut buf = [0u8; 256];
+        let wait = if std::mem::take(&mut self.after_timeout) { self.byte_timeout } else { Duration::ZERO };
+        let give_up = Instant::now() + wait * 10;
         loop {
-            match tokio::time::timeout(Duration::ZERO, self.stream.read(&mut buf)).await {
+            match tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
                 Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
-                Ok(Ok(n)) => self.stray_bytes += n as u64,
+                Ok(Ok(n)) => {
+                    self.stray_bytes += n as u64;
+                    if Instant::now() >= give_up {
+                        return Ok(());
+                    }
+                }
                 Ok(Err(e)) => return Err(ReadError::Transport(e.to_string())),
                 Err(_) => return Ok(()),
             }
@@ -277,7 +291,7 @@ mod tests {
             theirs.write_all(&a).await.unwrap();
             // 3: silence, then the late answer.
             theirs.read_exact(&mut buf).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::time::sleep(Duration::from_millis(120)).await;
             theirs.write_all(&answer(1, 3, &[43])).await.unwrap();
             // 4: clean again.
             theirs.read_exact(&mut buf).await.unwrap();
@@ -287,7 +301,8 @@ mod tests {
         assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![42]));
         assert!(matches!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Crc(_))));
         assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Timeout(Duration::from_millis(100))));
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The next read starts at once; the late answer (20 ms later) arrives during the 50 ms
+        // of silence the master waits for, and is not taken for this read's answer.
         assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![44]));
         assert_eq!(master.stray_bytes(), 7);
         device.await.unwrap();
