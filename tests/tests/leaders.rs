@@ -80,8 +80,8 @@ fn readings() -> Vec<Reading> {
     out
 }
 
-#[test]
-fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
+/// Runs `analytics leaders` on the plants; returns the temp dir, the output dir and stdout.
+fn run_leaders() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_reference(dir.path());
     let store = dir.path().join("readings");
@@ -96,9 +96,15 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
         .arg(&out_dir)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     println!("{stdout}");
+    (dir, out_dir, stdout)
+}
+
+#[test]
+fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
+    let (_dir, out_dir, stdout) = run_leaders();
 
     // kgce/t = kW x 1464 h (Nov + Dec) x 0.1229 / 8000 t: 400 kW -> 8.996, 450 -> 10.121,
     // 500 -> 11.245, 600 -> 13.494, 700 -> 15.743.
@@ -120,5 +126,60 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
     assert!((savings - expected).abs() < 0.05, "{savings} vs {expected}");
     for table in ["leaders_enterprises.csv", "monthly_accounts.csv", "window_quality.csv"] {
         assert!(out_dir.join(table).exists(), "{table}");
+    }
+}
+
+/// The workbook opens with a reader library (calamine) and holds the same rows as the CSV.
+#[test]
+fn the_workbook_has_the_rows_of_the_csv() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let (_dir, out_dir, _) = run_leaders();
+    let mut book: Xlsx<_> = open_workbook(out_dir.join("leaders.xlsx")).unwrap();
+    for sheet in ["leaders_enterprises", "leaders_groups", "window_accounts"] {
+        let range = book.worksheet_range(sheet).unwrap();
+        let mut csv = csv::Reader::from_path(out_dir.join(format!("{sheet}.csv"))).unwrap();
+        let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
+        let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+        let rows: Vec<&[Data]> = range.rows().collect();
+        assert_eq!(rows.len(), records.len() + 1, "{sheet}: a header and one row per CSV row");
+        assert_eq!(rows[0].iter().map(|c| c.to_string()).collect::<Vec<_>>(), header, "{sheet}");
+        for (row, record) in rows[1..].iter().zip(&records) {
+            for (cell, text) in row.iter().zip(record.iter()) {
+                match cell {
+                    Data::Float(v) => assert!((v - text.parse::<f64>().unwrap()).abs() <= 1e-9 * v.abs().max(1.0), "{sheet}: {v} vs {text}"),
+                    Data::Empty => assert_eq!(text, "", "{sheet}"),
+                    other => assert_eq!(other.to_string(), text, "{sheet}"),
+                }
+            }
+        }
+    }
+}
+
+/// The report opens in headless Chromium (installed by tests/run), and the rendered page shows
+/// every candidate, every enterprise's result and a drawn chart; each enterprise has its page.
+#[test]
+fn the_report_opens_in_chromium_and_shows_every_candidate() {
+    let (_dir, out_dir, stdout) = run_leaders();
+    let report = out_dir.join("report.html");
+    let profile = tempfile::tempdir().unwrap();
+    let run = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .expect("chromium runs (tests/run installs Debian's chromium)");
+    let dom = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && dom.contains("</html>"), "chromium failed:\n{}", String::from_utf8_lossy(&run.stderr));
+    let candidates: Vec<&str> = stdout.lines().filter(|l| l.contains("CANDIDATE")).filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(candidates.len(), 2, "{stdout}");
+    for id in candidates {
+        let row = dom.split("<tr").find(|r| r.contains(id)).unwrap_or_else(|| panic!("{id} not in the rendered report"));
+        assert!(row.contains("CANDIDATE"), "{id}: {row}");
+    }
+    assert!(dom.contains("no boundary readings in the window"), "the exclusions are shown");
+    assert!(dom.matches("<rect").count() >= 6, "the ranked chart is drawn");
+    assert!(dom.contains("<polyline"), "the candidates' trend is drawn");
+    for (id, _, _) in PLANTS {
+        assert!(out_dir.join("enterprises").join(format!("{id}.html")).exists(), "{id} has its page");
     }
 }
