@@ -122,6 +122,15 @@ pub struct GroupResult {
     pub assessments: Vec<Assessment>,
 }
 
+/// How much better `value` is than `reference`, as a share of it (negative: worse); none
+/// against a zero reference.
+fn margin(better: Better, reference: f64, value: f64) -> Option<f64> {
+    (reference != 0.0).then(|| match better {
+        Better::Lower => (reference - value) / reference,
+        Better::Higher => (value - reference) / reference,
+    })
+}
+
 /// Median of `values` (sorted or not).
 fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
@@ -200,10 +209,6 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
                 (Some(_), _) | (_, Some(_)) => Some(Placement::Between),
                 _ => None,
             });
-            let margin = |reference: f64, v: f64| match better {
-                Better::Lower => (reference - v) / reference,
-                Better::Higher => (v - reference) / reference,
-            };
             Assessment {
                 enterprise: f.enterprise.clone(),
                 name: f.name.clone(),
@@ -213,7 +218,7 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
                 selected: false,
                 tied_at_cut: false,
                 percentile,
-                margin_to_advanced: value.zip(rules.advanced_value).map(|(v, a)| margin(a, v)),
+                margin_to_advanced: value.zip(rules.advanced_value).and_then(|(v, a)| margin(better, a, v)),
                 margin_to_group_benchmark: None,
                 placement,
             }
@@ -226,10 +231,7 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
     let best_n = ((rules.selection.benchmark_share * sorted.len() as f64).ceil() as usize).clamp(usize::from(!sorted.is_empty()), sorted.len());
     let group_benchmark = (best_n > 0).then(|| sorted[..best_n].iter().sum::<f64>() / best_n as f64);
     for a in &mut assessments {
-        a.margin_to_group_benchmark = a.value.zip(group_benchmark).map(|(v, b)| match better {
-            Better::Lower => (b - v) / b,
-            Better::Higher => (v - b) / b,
-        });
+        a.margin_to_group_benchmark = a.value.zip(group_benchmark).and_then(|(v, b)| margin(better, b, v));
     }
 
     // Ranking among the eligible: ties share a rank; everyone tied inside the cut is selected.
