@@ -1,5 +1,6 @@
-//! `analytics`: the energy metering centre's batch job: what a store holds, and the energy, water
-//! and carbon accounts with their intensity indicators and data-quality evidence.
+//! `analytics`: the energy metering centre's batch job: what a store holds, the energy, water and
+//! carbon accounts with their intensity indicators and data-quality evidence, and the leader
+//! candidates with their report.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -18,7 +19,8 @@ use polars::prelude::*;
 use tracing::info;
 
 /// Turns stored meter readings into energy, water and carbon accounts per enterprise and period,
-/// with intensity indicators and the data-quality evidence behind every figure.
+/// with intensity indicators and the data-quality evidence behind every figure, and picks
+/// energy-efficiency and water-efficiency leader candidates per product group.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -67,7 +69,8 @@ enum Command {
     },
     /// Energy (physical units and tce), water and CO2 accounts per enterprise and period, the
     /// intensity indicators, and the data-quality evidence, written as Parquet and CSV tables:
-    /// meters (one row per counter and period: the evidence), media, accounts, quality.
+    /// meters (one row per counter and period: the evidence), media, accounts, quality,
+    /// findings (meter configuration) and exclusions (flagged readings by reason).
     Accounts {
         /// The analytics config: reference data files and accounting choices
         /// (config/analytics.example.toml).
