@@ -209,40 +209,34 @@ pub fn open_serial(path: &Path, baud: u32, parity: tokio_serial::Parity) -> io::
 /// an answer's last byte (its CRC when the answer comes in one piece), so the master sees a
 /// frame of the right length with a bad checksum.
 pub async fn serve_serial(port: tokio_serial::SerialStream, sim: Arc<Simulator>, crc_error_rate: f64) -> io::Result<()> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
     let (relay_end, server_end) = tokio_serial::SerialStream::pair()?;
     let server = tokio_modbus::server::rtu::Server::new(server_end);
     let serving = server.serve_forever(SimService(sim));
 
-    let (mut port_rx, mut port_tx) = tokio::io::split(port);
-    let (mut relay_rx, mut relay_tx) = tokio::io::split(relay_end);
-    let requests = async {
-        let mut buf = [0u8; 512];
-        loop {
-            let n = port_rx.read(&mut buf).await?;
-            if n == 0 {
-                return Ok::<(), io::Error>(());
-            }
-            relay_tx.write_all(&buf[..n]).await?;
-        }
-    };
-    let answers = async {
-        let mut buf = [0u8; 512];
-        loop {
-            let n = relay_rx.read(&mut buf).await?;
-            if n == 0 {
-                return Ok::<(), io::Error>(());
-            }
-            if crc_error_rate > 0.0 && fastrand::f64() < crc_error_rate {
-                buf[n - 1] ^= 1 << fastrand::u8(0..8);
-            }
-            port_tx.write_all(&buf[..n]).await?;
-        }
-    };
+    let (port_rx, port_tx) = tokio::io::split(port);
+    let (relay_rx, relay_tx) = tokio::io::split(relay_end);
+    let requests = relay(port_rx, relay_tx, 0.0);
+    let answers = relay(relay_rx, port_tx, crc_error_rate);
     tokio::select! {
         r = serving => r,
         r = requests => r,
         r = answers => r,
+    }
+}
+
+/// Copies bytes from `from` to `to` until `from` ends, flipping one bit of the last byte of a
+/// share `flip_rate` of the chunks.
+async fn relay(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin, flip_rate: f64) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = [0u8; 512];
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if flip_rate > 0.0 && fastrand::f64() < flip_rate {
+            buf[n - 1] ^= 1 << fastrand::u8(0..8);
+        }
+        to.write_all(&buf[..n]).await?;
     }
 }
