@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use readings::{EnterpriseId, Medium, MeterId, Quality, Unit};
 
-use crate::consumption::{counter_series, CounterLimits};
+use crate::consumption::{counter_series, CounterLimits, PeriodUse};
 use crate::load::CounterReadings;
 use crate::period::{Period, PeriodKind};
 use crate::reference::{ElectricityMethod, MeterRole, Reference};
@@ -38,15 +38,8 @@ pub struct MeterPeriod {
     pub unit: String,
     /// In `unit`; exported energy is negative.
     pub consumption: f64,
-    pub covered_h: f64,
-    pub gap_h: f64,
-    pub excluded_h: f64,
-    pub uncovered_h: f64,
-    pub rollovers: u32,
-    pub resets: u32,
-    pub implausible: u32,
-    pub glitches: u32,
-    pub readings: u32,
+    /// The counter's account of the period: hours covered, gaps, excluded intervals, events.
+    pub usage: PeriodUse,
     /// Rows in the period without a usable value (timeouts, exceptions, out of range).
     pub unusable: u32,
     /// The same, by quality.
@@ -65,7 +58,7 @@ impl MeterPeriod {
     /// Whether any readings cover part of the period (a silent meter's consumption is unknown,
     /// not zero).
     pub fn has_data(&self) -> bool {
-        self.covered_h + self.gap_h > 0.0
+        self.usage.covered_h + self.usage.gap_h > 0.0
     }
 }
 
@@ -204,15 +197,7 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                 quantity: c.quantity.clone(),
                 unit: c.unit.clone(),
                 consumption,
-                covered_h: u.covered_h,
-                gap_h: u.gap_h,
-                excluded_h: u.excluded_h,
-                uncovered_h: u.uncovered_h,
-                rollovers: u.rollovers,
-                resets: u.resets,
-                implausible: u.implausible,
-                glitches: u.glitches,
-                readings: u.readings,
+                usage: u,
                 unusable,
                 unusable_by_quality,
                 calibration_expired: info.calibration_due < period.end,
@@ -244,15 +229,15 @@ pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         "quantity" => s(&|r| r.quantity.clone()),
         "unit" => s(&|r| r.unit.clone()),
         "consumption" => f(&|r| r.consumption),
-        "covered_h" => f(&|r| r.covered_h),
-        "gap_h" => f(&|r| r.gap_h),
-        "excluded_h" => f(&|r| r.excluded_h),
-        "uncovered_h" => f(&|r| r.uncovered_h),
-        "rollovers" => u(&|r| r.rollovers),
-        "resets" => u(&|r| r.resets),
-        "implausible" => u(&|r| r.implausible),
-        "glitches" => u(&|r| r.glitches),
-        "readings" => u(&|r| r.readings),
+        "covered_h" => f(&|r| r.usage.covered_h),
+        "gap_h" => f(&|r| r.usage.gap_h),
+        "excluded_h" => f(&|r| r.usage.excluded_h),
+        "uncovered_h" => f(&|r| r.usage.uncovered_h),
+        "rollovers" => u(&|r| r.usage.rollovers),
+        "resets" => u(&|r| r.usage.resets),
+        "implausible" => u(&|r| r.usage.implausible),
+        "glitches" => u(&|r| r.usage.glitches),
+        "readings" => u(&|r| r.usage.readings),
         "unusable" => u(&|r| r.unusable),
         "calibration_expired" => rows.iter().map(|r| r.calibration_expired).collect::<Vec<bool>>(),
         "kgce_per_unit" => rows.iter().map(|r| r.kgce_per_unit).collect::<Vec<Option<f64>>>(),

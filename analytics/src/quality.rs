@@ -194,10 +194,10 @@ pub fn exclusions_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         for (q, n) in &r.unusable_by_quality {
             push(&format!("no usable value: {q}"), *n);
         }
-        push("counter went back (reset or replaced meter): interval excluded", r.resets);
-        push("delta beyond the meter's max_rate: interval excluded", r.implausible);
-        push("momentary dip (glitch): reading dropped", r.glitches);
-        push("register rollover: counted through the wrap", r.rollovers);
+        push("counter went back (reset or replaced meter): interval excluded", r.usage.resets);
+        push("delta beyond the meter's max_rate: interval excluded", r.usage.implausible);
+        push("momentary dip (glitch): reading dropped", r.usage.glitches);
+        push("register rollover: counted through the wrap", r.usage.rollovers);
     }
     let [enterprise, period, meter, reason] = cols;
     df!("enterprise" => enterprise, "period" => period, "meter" => meter, "reason" => reason, "count" => counts)

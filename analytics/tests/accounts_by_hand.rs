@@ -225,10 +225,10 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
 
     // The evidence: the wrap, the replacement, the glitch, the spike, the expired calibration.
     let of = |meter: &str, period: &str| rows.iter().find(|r| r.meter == meter && r.period == period).unwrap();
-    assert_eq!(of("grid", "2023-01").rollovers, 1);
-    assert_eq!((of("gas", "2023-01").resets, of("gas", "2023-01").excluded_h), (1, 48.0));
-    assert_eq!(of("diesel", "2023-01").glitches, 1);
-    assert_eq!((of("water", "2023-02").implausible, of("water", "2023-02").excluded_h), (1, 1.0));
+    assert_eq!(of("grid", "2023-01").usage.rollovers, 1);
+    assert_eq!((of("gas", "2023-01").usage.resets, of("gas", "2023-01").usage.excluded_h), (1, 48.0));
+    assert_eq!(of("diesel", "2023-01").usage.glitches, 1);
+    assert_eq!((of("water", "2023-02").usage.implausible, of("water", "2023-02").usage.excluded_h), (1, 1.0));
     assert!(!of("water", "2023-01").calibration_expired && of("water", "2023-02").calibration_expired);
 
     // Meter configuration: the kiln covers half of January's and 40 % of February's boundary
