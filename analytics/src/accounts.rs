@@ -369,6 +369,8 @@ pub struct Tables {
     pub quality: DataFrame,
     pub findings: DataFrame,
     pub exclusions: DataFrame,
+    /// The findings as found, for grading a subset of the media.
+    pub finding_list: Vec<crate::quality::Finding>,
 }
 
 impl Tables {
@@ -379,11 +381,11 @@ impl Tables {
         let media = by_medium(&meters)?;
         let production = production_frame(reference, spec.kind, spec.from, spec.to)?;
         let accounts = accounts(&meters, &production, reference)?;
-        let findings = crate::quality::findings(&rows, reference, &reference.quality);
-        let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &findings, &reference.quality)?;
-        let findings = crate::quality::findings_frame(&findings)?;
+        let finding_list = crate::quality::findings(&rows, reference, &reference.quality);
+        let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &finding_list, &reference.quality)?;
+        let findings = crate::quality::findings_frame(&finding_list)?;
         let exclusions = crate::quality::exclusions_frame(&rows)?;
-        Ok((Tables { meters, media, accounts, quality, findings, exclusions }, notes))
+        Ok((Tables { meters, media, accounts, quality, findings, exclusions, finding_list }, notes))
     }
 
     /// Writes each table as `DIR/{prefix}NAME.parquet` and `.csv`.

@@ -9,6 +9,7 @@ use analytics::accounts::{AccountsSpec, Tables};
 use analytics::config::AnalyticsConfig;
 use analytics::load::influxdb::{InfluxAuth, InfluxSource};
 use analytics::leaders;
+use analytics::quality;
 use analytics::load::{scan_store, CounterReadings};
 use analytics::period::{Period, PeriodKind};
 use analytics::reference::{ElectricityMethod, Reference};
@@ -298,10 +299,16 @@ fn run_leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
     let rules = leaders::rules::load_dir(&dir, &grades).map_err(|e| anyhow::anyhow!("{}", readings::config_file::ConfigErrors(e)))?;
     let mut monthly = job.tables(PeriodKind::Month)?;
     let mut window = job.tables(PeriodKind::Window)?;
-    let facts = leaders::facts(&window.accounts, &window.quality, &monthly.quality, &job.reference)?;
+    // Each programme is judged on the metering of its own media: its grade, coverage, findings
+    // and calibration come from those counters only.
     let mut results = Vec::new();
     for group in &rules {
         for programme in &group.programme {
+            let media = programme.programme.media();
+            let findings: Vec<_> = window.finding_list.iter().filter(|f| media.contains(&f.medium)).cloned().collect();
+            let window_quality = quality::graded(quality::evidence_for(&window.meters, Some(&media))?, &findings, &job.reference.quality)?;
+            let monthly_quality = quality::evidence_for(&monthly.meters, Some(&media))?;
+            let facts = leaders::facts(&window.accounts, &window_quality, &monthly_quality, &job.reference)?;
             results.push(leaders::select(programme, &group.product_group, &facts, &grades));
         }
     }

@@ -207,12 +207,19 @@ pub fn exclusions_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
 /// counter-hours covered by readings no further apart than the gap threshold, and what was
 /// flagged or excluded.
 pub fn evidence(meters: &DataFrame) -> PolarsResult<DataFrame> {
+    evidence_for(meters, None)
+}
+
+/// [`evidence`] over the counters of `media` only (all when `None`): a water programme is judged
+/// on its water meters, not on electricity's.
+pub fn evidence_for(meters: &DataFrame, media: Option<&[Medium]>) -> PolarsResult<DataFrame> {
     let boundary = col("role").eq(lit("boundary"));
+    let of_media = media.map_or(lit(true), |m| m.iter().map(|m| col("medium").eq(lit(m.as_str()))).reduce(|a, b| a.or(b)).unwrap_or(lit(false)));
     let hours = col("covered_h") + col("gap_h") + col("excluded_h") + col("uncovered_h");
     meters
         .clone()
         .lazy()
-        .filter(col("quantity").neq(lit("active_energy_export")))
+        .filter(col("quantity").neq(lit("active_energy_export")).and(of_media))
         .group_by([col("enterprise"), col("period")])
         .agg([
             col("meter").filter(boundary.clone()).n_unique().alias("boundary_counters"),

@@ -41,7 +41,10 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
     let rules = "product_group = \"cement_clinker\"\n\
         [[programme]]\nprogramme = \"energy\"\nindicator = \"kgce_per_unit\"\nunit = \"kgce/t\"\nadvanced_value = 10.0\nbenchmark = 11.0\nbaseline = 14.0\nsource = \"test levels\"\n\
         [programme.gates]\nmin_months = 2\nmin_grade = \"C\"\ncalibrated = true\n\
-        [programme.selection]\ntop_n = 2\nmin_group_size = 3\n";
+        [programme.selection]\ntop_n = 2\nmin_group_size = 3\n\
+        [[programme]]\nprogramme = \"water\"\nindicator = \"water_m3_per_unit\"\nunit = \"m3/t\"\nsource = \"test\"\n\
+        [programme.gates]\nmin_months = 2\nmin_grade = \"C\"\n\
+        [programme.selection]\ntop_n = 1\nmin_group_size = 1\n";
     std::fs::create_dir_all(dir.join("leaders")).unwrap();
     for (name, text) in [("enterprises.csv", enterprises), ("meters.csv", meters), ("production.csv", production), ("leaders/cement_clinker.toml", rules.to_owned())] {
         std::fs::write(dir.join(name), text).unwrap();
@@ -115,9 +118,15 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
     assert!(line("91350100M000100Y43").contains("excluded: no kgce_per_unit: production or output value missing or zero, or no readings of its medium"));
     assert!(line(SILENT).contains("excluded: no boundary readings in the window"), "{stdout}");
     assert!(stdout.contains("cement_clinker / energy: 7 enterprises, 5 eligible, 2 selected"), "{stdout}");
+    // The plants meter no water: the water programme judges their water metering (none), not
+    // their electricity, so no one is eligible and the reasons say why.
+    let water = stdout.split("cement_clinker / water:").nth(1).unwrap_or_else(|| panic!("no water programme:\n{stdout}"));
+    assert!(water.starts_with(" 7 enterprises, 0 eligible, 0 selected"), "{water}");
+    let plant = water.lines().find(|l| l.contains("91310000MA1K00003F")).unwrap();
+    assert!(plant.contains("no water_m3_per_unit") && plant.contains("0 month(s) with data") && plant.contains("data-quality grade -"), "{plant}");
 
     let groups = std::fs::read_to_string(out_dir.join("leaders_groups.csv")).unwrap();
-    assert!(groups.lines().count() == 2 && groups.contains("test levels"), "{groups}");
+    assert!(groups.lines().count() == 3 && groups.contains("test levels"), "{groups}");
     // Savings at the candidates' level (10.121): the three worse plants brought to it.
     let expected = [11.245, 13.494, 15.743].iter().map(|v| (v - 10.121) * 8000.0 / 1000.0).sum::<f64>();
     let header: Vec<&str> = groups.lines().next().unwrap().split(',').collect();

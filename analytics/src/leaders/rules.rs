@@ -16,6 +16,14 @@ pub enum Programme {
 }
 
 impl Programme {
+    /// The media whose metering the programme's data-quality gates judge.
+    pub fn media(self) -> Vec<readings::Medium> {
+        match self {
+            Programme::Energy => readings::Medium::ALL.iter().copied().filter(|m| crate::accounts::is_energy(*m)).collect(),
+            Programme::Water => vec![readings::Medium::Water],
+        }
+    }
+
     /// The spelling used in files and tables.
     pub fn as_str(self) -> &'static str {
         match self {
