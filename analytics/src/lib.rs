@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod config;
 pub mod consumption;
+pub mod frame;
 pub mod leaders;
 pub mod load;
 pub mod period;

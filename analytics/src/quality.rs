@@ -12,6 +12,7 @@ use readings::Medium;
 use serde::Deserialize;
 
 use crate::accounts::MeterPeriod;
+use crate::frame::{numbers, strings};
 use crate::reference::{MeterRole, Reference};
 
 /// What the standards ask of one medium's metering.
@@ -241,9 +242,8 @@ pub fn evidence_for(meters: &DataFrame, media: Option<&[Medium]>) -> PolarsResul
 
 /// The quality table (from [`evidence`]) with the findings counted and the grade.
 pub fn graded(quality: DataFrame, findings: &[Finding], rules: &QualityRules) -> PolarsResult<DataFrame> {
-    let text = |name: &str| -> PolarsResult<Vec<String>> { Ok(quality.column(name)?.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect()) };
-    let (enterprise, period) = (text("enterprise")?, text("period")?);
-    let num = |name: &str| -> PolarsResult<Vec<f64>> { Ok(quality.column(name)?.cast(&DataType::Float64)?.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect()) };
+    let (enterprise, period) = (strings(&quality, "enterprise")?, strings(&quality, "period")?);
+    let num = |name: &str| -> PolarsResult<Vec<f64>> { Ok(numbers(&quality, name)?.into_iter().map(|v| v.unwrap_or(0.0)).collect()) };
     let (coverage, excluded, gap, uncovered, covered_h, past) = (num("coverage")?, num("excluded_h")?, num("gap_h")?, num("uncovered_h")?, num("covered_h")?, num("meters_past_calibration")?);
     let mut counts = Vec::with_capacity(quality.height());
     let mut grades = Vec::with_capacity(quality.height());

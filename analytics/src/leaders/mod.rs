@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
+use crate::frame::{numbers, strings};
 use crate::reference::Reference;
 
 pub use rules::{GroupRules, Programme, ProgrammeRules};
@@ -18,24 +19,22 @@ pub use select::{select, Assessment, Facts, GroupResult, Placement};
 /// table (its coverage per month); enterprises of the register without any row get facts that
 /// say they had no data, so they are listed as excluded rather than left out.
 pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_quality: &DataFrame, reference: &Reference) -> PolarsResult<Vec<Facts>> {
-    let text = |df: &DataFrame, name: &str| -> PolarsResult<Vec<String>> { Ok(df.column(name)?.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_owned()).collect()) };
-    let num = |df: &DataFrame, name: &str| -> PolarsResult<Vec<Option<f64>>> { Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.iter().collect()) };
 
     let mut monthly: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (e, c) in text(monthly_quality, "enterprise")?.into_iter().zip(num(monthly_quality, "coverage")?) {
+    for (e, c) in strings(monthly_quality, "enterprise")?.into_iter().zip(numbers(monthly_quality, "coverage")?) {
         monthly.entry(e).or_default().push(c.unwrap_or(0.0));
     }
     let mut quality: BTreeMap<String, (String, u32, u32)> = BTreeMap::new();
-    let (qe, qg, qf, qp) = (text(window_quality, "enterprise")?, text(window_quality, "grade")?, num(window_quality, "findings")?, num(window_quality, "meters_past_calibration")?);
+    let (qe, qg, qf, qp) = (strings(window_quality, "enterprise")?, strings(window_quality, "grade")?, numbers(window_quality, "findings")?, numbers(window_quality, "meters_past_calibration")?);
     for i in 0..window_quality.height() {
         quality.insert(qe[i].clone(), (qg[i].clone(), qf[i].unwrap_or(0.0) as u32, qp[i].unwrap_or(0.0) as u32));
     }
 
     let a = window_accounts;
-    let (ent, name, group) = (text(a, "enterprise")?, text(a, "name")?, text(a, "product_group")?);
+    let (ent, name, group) = (strings(a, "enterprise")?, strings(a, "name")?, strings(a, "product_group")?);
     let cols: Vec<Vec<Option<f64>>> = ["kgce_per_unit", "tce_per_10k_cny", "water_m3_per_unit", "co2_t_per_unit", "production", "output_value_10k_cny", "energy_tce", "water_m3", "co2_t"]
         .iter()
-        .map(|c| num(a, c))
+        .map(|c| numbers(a, c))
         .collect::<PolarsResult<_>>()?;
     let mut out = Vec::with_capacity(a.height());
     for i in 0..a.height() {
