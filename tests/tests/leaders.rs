@@ -172,7 +172,7 @@ fn the_report_opens_in_chromium_and_shows_every_candidate() {
     let report = out_dir.join("report.html");
     let profile = tempfile::tempdir().unwrap();
     let run = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dump-dom"])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("file://{}", report.display()))
         .output()
