@@ -2,6 +2,7 @@
 //! to the store. Data flows one way: source -> normalise -> journal -> sink.
 
 pub mod config;
+pub mod health;
 pub mod journal;
 pub mod modbus;
 pub mod mqtt;

@@ -153,6 +153,9 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             writeln!(out, "  {} -> meter {:?}, {:?} payload, {} field(s)", s.topic, s.meter, s.format, s.fields.len())?;
         }
     }
+    if let Some(h) = &config.health {
+        writeln!(out, "health: http://{}/healthz and /metrics", h.listen)?;
+    }
     writeln!(
         out,
         "journal: {} (budget {} bytes, when full: {}, fsync every {} readings or {})",

@@ -100,6 +100,18 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     }
     drop(tx);
     info!(devices = pollers.len(), connections = links.len(), data = %config.data_dir.display(), "collector running");
+    if let Some(spec) = &config.health {
+        let listener = tokio::net::TcpListener::bind(spec.listen).await.with_context(|| format!("binding the health endpoint to {}", spec.listen))?;
+        info!(listen = %listener.local_addr().unwrap_or(spec.listen), "health endpoint: /healthz and /metrics");
+        let health = Arc::new(crate::health::Health {
+            stats: Arc::clone(&stats),
+            journal: Arc::clone(&journal),
+            sinks: sink_names.clone(),
+            journal_full: Arc::clone(&journal_full),
+            started: std::time::Instant::now(),
+        });
+        pollers.push(tokio::spawn(crate::health::serve(listener, health, stop_rx.clone())));
+    }
 
     shutdown.await;
     info!("shutting down: finishing cycles under way and writing buffered readings");

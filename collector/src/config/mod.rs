@@ -32,6 +32,7 @@ struct RawConfig {
     #[serde(default)]
     modbus: ModbusSection,
     mqtt: Option<MqttSpec>,
+    health: Option<crate::health::HealthSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -370,6 +371,8 @@ pub struct Config {
     pub devices: Vec<Device>,
     /// The MQTT source, when configured, and its password and TLS material.
     pub mqtt: Option<(MqttSpec, Credentials)>,
+    /// The health endpoint, when configured.
+    pub health: Option<crate::health::HealthSpec>,
 }
 
 impl Config {
@@ -602,6 +605,11 @@ impl Config {
                 }
             }
         }
+        if let Some(h) = &raw.health {
+            if !h.allow_remote && !h.listen.ip().is_loopback() {
+                errors.push(ConfigError::new(&file, "health.listen", format!("{} is not a loopback address; the endpoint has no authentication: listen on 127.0.0.1, or set allow_remote = true", h.listen)));
+            }
+        }
         errors.extend(profile_errors);
         errors.extend(credential_errors);
         let influxdb = match raw.sinks.influxdb.as_ref().map(|spec| spec.validate(&file, base)) {
@@ -625,6 +633,7 @@ impl Config {
             journal: raw.journal,
             devices,
             mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
+            health: raw.health,
         })
     }
 
