@@ -40,9 +40,8 @@ pub struct MeterPeriod {
     pub consumption: f64,
     /// The counter's account of the period: hours covered, gaps, excluded intervals, events.
     pub usage: PeriodUse,
-    /// Rows in the period without a usable value (timeouts, exceptions, out of range).
-    pub unusable: u32,
-    /// The same, by quality.
+    /// Rows in the period without a usable value (timeouts, exceptions, out of range), by
+    /// quality.
     pub unusable_by_quality: Vec<(Quality, u32)>,
     /// The meter's calibration was due before the period ended.
     pub calibration_expired: bool,
@@ -59,6 +58,11 @@ impl MeterPeriod {
     /// not zero).
     pub fn has_data(&self) -> bool {
         self.usage.covered_h + self.usage.gap_h > 0.0
+    }
+
+    /// Rows in the period without a usable value, whatever the reason.
+    pub fn unusable(&self) -> u32 {
+        self.unusable_by_quality.iter().map(|(_, n)| n).sum()
     }
 }
 
@@ -129,7 +133,6 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                     None => unusable_by_quality.push((*q, 1)),
                 }
             }
-            let unusable = unusable_by_quality.iter().map(|(_, n)| n).sum();
             let year = period.start.year();
             let consumption = sign * u.consumption;
             let mut sources = Vec::new();
@@ -198,7 +201,6 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                 unit: c.unit.clone(),
                 consumption,
                 usage: u,
-                unusable,
                 unusable_by_quality,
                 calibration_expired: info.calibration_due < period.end,
                 kgce_per_unit: kgce,
@@ -238,7 +240,7 @@ pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         "implausible" => u(&|r| r.usage.implausible),
         "glitches" => u(&|r| r.usage.glitches),
         "readings" => u(&|r| r.usage.readings),
-        "unusable" => u(&|r| r.unusable),
+        "unusable" => u(&|r| r.unusable()),
         "calibration_expired" => rows.iter().map(|r| r.calibration_expired).collect::<Vec<bool>>(),
         "kgce_per_unit" => rows.iter().map(|r| r.kgce_per_unit).collect::<Vec<Option<f64>>>(),
         "tce" => f(&|r| r.tce),

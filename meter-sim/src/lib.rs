@@ -10,5 +10,5 @@ pub mod server;
 pub mod spec;
 
 pub use model::Meter;
-pub use server::{serve, serve_rtu_over_tcp, open_serial, serve_serial, Simulator};
+pub use server::{serve, serve_rtu_over_tcp, serve_serial, Simulator};
 pub use spec::{DeviceSpec, Faults};

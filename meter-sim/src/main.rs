@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use collector::config::HumanDuration;
+use collector::config::{HumanDuration, Parity};
 use meter_sim::{serve, DeviceSpec, Simulator};
 use tracing_subscriber::EnvFilter;
 
@@ -61,7 +61,7 @@ struct Cli {
     baud: u32,
     /// Parity of the serial device.
     #[arg(long, value_enum, default_value = "even", requires = "serial")]
-    parity: ParityArg,
+    parity: Parity,
     /// Share of serial answers sent with one bit flipped (a CRC error at the master).
     #[arg(long, default_value_t = 0.0, requires = "serial")]
     crc_errors: f64,
@@ -71,13 +71,6 @@ struct Cli {
     /// Directory of extra profiles (NAME.toml), searched before the built-in ones.
     #[arg(long)]
     profiles_dir: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ParityArg {
-    None,
-    Even,
-    Odd,
 }
 
 fn parse_duration(s: &str) -> Result<HumanDuration, String> {
@@ -107,13 +100,8 @@ async fn main() -> anyhow::Result<()> {
     let sim = Simulator::new(&cli.devices, cli.seed, cli.freeze_at, cli.profiles_dir.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(path) = &cli.serial {
         anyhow::ensure!((0.0..=1.0).contains(&cli.crc_errors), "--crc-errors takes a share between 0 and 1");
-        let parity = match cli.parity {
-            ParityArg::None => tokio_serial::Parity::None,
-            ParityArg::Even => tokio_serial::Parity::Even,
-            ParityArg::Odd => tokio_serial::Parity::Odd,
-        };
         let sim = Arc::new(sim.on_serial_bus());
-        let port = meter_sim::open_serial(path, cli.baud, parity).with_context(|| format!("opening {}", path.display()))?;
+        let port = collector::modbus::link::open_port(path, cli.baud, cli.parity, 1).with_context(|| format!("opening {}", path.display()))?;
         let server = meter_sim::serve_serial(port, Arc::clone(&sim), cli.crc_errors);
         println!("listening on {}", path.display());
         tokio::select! {

@@ -191,17 +191,6 @@ pub async fn serve(listener: TcpListener, sim: Arc<Simulator>, drop_rate: f64) -
     server.serve(&on_connected, |err| tracing::debug!(error = %err, "connection ended")).await
 }
 
-/// Opens the serial device at `path` (a USB adapter, or one end of a socat pseudo-terminal
-/// pair), raw, 8 data bits, one stop bit.
-pub fn open_serial(path: &Path, baud: u32, parity: tokio_serial::Parity) -> io::Result<tokio_serial::SerialStream> {
-    use tokio_serial::SerialPortBuilderExt as _;
-    Ok(tokio_serial::new(path.to_string_lossy(), baud)
-        .data_bits(tokio_serial::DataBits::Eight)
-        .parity(parity)
-        .stop_bits(tokio_serial::StopBits::One)
-        .open_native_async()?)
-}
-
 /// Serves `sim` as RTU on `port` until the task is dropped or the port fails.
 ///
 /// tokio-modbus's RTU server answers on an internal pseudo-terminal pair; a relay between it and

@@ -77,6 +77,14 @@ impl Better {
         }
     }
 
+    /// Orders better values first (for sorting a group from best to worst).
+    pub fn order(self, a: f64, b: f64) -> std::cmp::Ordering {
+        match self {
+            Better::Lower => a.total_cmp(&b),
+            Better::Higher => b.total_cmp(&a),
+        }
+    }
+
     /// Whether `a` is at or better than `b`.
     pub fn at_or_better(self, a: f64, b: f64) -> bool {
         a == b || self.better(a, b)

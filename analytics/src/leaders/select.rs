@@ -227,7 +227,7 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
 
     // The group benchmark: mean of the best share of every enterprise with a value.
     let mut sorted = values.clone();
-    sorted.sort_by(|a, b| if better.better(*a, *b) { std::cmp::Ordering::Less } else if better.better(*b, *a) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal });
+    sorted.sort_by(|a, b| better.order(*a, *b));
     let best_n = ((rules.selection.benchmark_share * sorted.len() as f64).ceil() as usize).clamp(usize::from(!sorted.is_empty()), sorted.len());
     let group_benchmark = (best_n > 0).then(|| sorted[..best_n].iter().sum::<f64>() / best_n as f64);
     for a in &mut assessments {

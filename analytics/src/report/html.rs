@@ -115,10 +115,7 @@ pub fn report(input: &ReportInput) -> PolarsResult<String> {
             let _ = write!(b, "<p class=\"note\">{}</p>", esc(&r.note));
         }
         let mut ranked: Vec<_> = r.assessments.iter().filter(|a| a.value.is_some()).collect();
-        ranked.sort_by(|x, y| x.value.partial_cmp(&y.value).unwrap_or(std::cmp::Ordering::Equal));
-        if rule.better == crate::leaders::rules::Better::Higher {
-            ranked.reverse();
-        }
+        ranked.sort_by(|x, y| rule.better.order(x.value.unwrap_or(0.0), y.value.unwrap_or(0.0)));
         let bars: Vec<Bar> = ranked.iter().map(|a| Bar { label: a.name.clone(), value: a.value.unwrap_or(0.0), highlight: a.selected }).collect();
         let mut markers = Vec::new();
         for (label, v, colour) in [("先进值 advanced", rule.advanced_value, "#2f9e44"), ("标杆 benchmark", rule.benchmark, "#1971c2"), ("基准 baseline", rule.baseline, "#e03131"), ("组标杆 group", r.group_benchmark, "#9c36b5")] {

@@ -233,7 +233,7 @@ pub enum Framing {
 
 /// Parity of a serial line. The Modbus serial-line specification makes even parity the default;
 /// many meters ship with none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Parity {
     None,

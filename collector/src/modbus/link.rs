@@ -181,26 +181,27 @@ const RTU_OVER_TCP_BYTE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Opens a serial line with its character format, raw, and drops whatever the port held.
 fn open_serial(line: &SerialLine) -> Result<RtuMaster<SerialStream>, String> {
-    let parity = match line.parity {
+    let port = open_port(&line.path, line.baud, line.parity, line.stop_bits).map_err(|e| format!("cannot open {}: {e}", line.path.display()))?;
+    // Bytes from before this process opened the port are not answers to anything it will send.
+    let _ = port.clear(tokio_serial::ClearBuffer::All);
+    Ok(RtuMaster::new(port, line.frame_silence(), line.byte_timeout))
+}
+
+/// Opens a serial port raw with RTU's character format: 8 data bits, `parity`, `stop_bits` (1 or
+/// 2), no flow control. Shared with meter-sim, which serves the other end.
+pub fn open_port(path: &std::path::Path, baud: u32, parity: Parity, stop_bits: u8) -> tokio_serial::Result<SerialStream> {
+    let parity = match parity {
         Parity::None => tokio_serial::Parity::None,
         Parity::Even => tokio_serial::Parity::Even,
         Parity::Odd => tokio_serial::Parity::Odd,
     };
-    let stop_bits = if line.stop_bits == 2 {
-        tokio_serial::StopBits::Two
-    } else {
-        tokio_serial::StopBits::One
-    };
-    let port = tokio_serial::new(line.path.to_string_lossy(), line.baud)
+    let stop_bits = if stop_bits == 2 { tokio_serial::StopBits::Two } else { tokio_serial::StopBits::One };
+    tokio_serial::new(path.to_string_lossy(), baud)
         .data_bits(tokio_serial::DataBits::Eight)
         .parity(parity)
         .stop_bits(stop_bits)
         .flow_control(tokio_serial::FlowControl::None)
         .open_native_async()
-        .map_err(|e| format!("cannot open {}: {e}", line.path.display()))?;
-    // Bytes from before this process opened the port are not answers to anything it will send.
-    let _ = port.clear(tokio_serial::ClearBuffer::All);
-    Ok(RtuMaster::new(port, line.frame_silence(), line.byte_timeout))
 }
 
 async fn read_tcp(ctx: &mut Context, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {

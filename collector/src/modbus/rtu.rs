@@ -195,6 +195,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
                 Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
                 Ok(Ok(n)) => {
                     self.stray_bytes += n as u64;
+                    tracing::debug!(bytes = n, total = self.stray_bytes, "discarded bytes that arrived while no answer was awaited");
                     if Instant::now() >= give_up {
                         return Ok(());
                     }
