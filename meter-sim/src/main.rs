@@ -62,7 +62,7 @@ struct Cli {
     /// Parity of the serial device.
     #[arg(long, value_enum, default_value = "even", requires = "serial")]
     parity: Parity,
-    /// Share of serial answers sent with one bit flipped (a CRC error at the master).
+    /// Share of serial answers sent with one bit flipped (a CRC error at the master), spread evenly.
     #[arg(long, default_value_t = 0.0, requires = "serial")]
     crc_errors: f64,
     /// Share of requests on which the connection is dropped instead of answered.
