@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod config;
 pub mod consumption;
 pub mod frame;
+pub mod jobs;
 pub mod leaders;
 pub mod load;
 pub mod period;

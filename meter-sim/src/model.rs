@@ -35,8 +35,15 @@ fn shape_hours(t: f64) -> f64 {
     (MEAN * t - DAILY * DAY / TAU * (TAU * t / DAY).cos() - WEEKLY * WEEK / TAU * (TAU * (t - WEEKLY_PHASE) / WEEK).cos()) / 3600.0
 }
 
+/// Hours of rated load between `from` and `to` under the load shape: a counter of a meter rated
+/// at R per hour grows by `R * load_hours(from, to)`.
+pub fn load_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    let s = |t: DateTime<Utc>| t.timestamp_millis() as f64 / 1000.0;
+    shape_hours(s(to)) - shape_hours(s(from))
+}
+
 /// Deterministic noise in [-1, 1] for a meter, a point and a whole second.
-fn noise(seed: u64, point: usize, t: f64) -> f64 {
+pub fn noise(seed: u64, point: usize, t: f64) -> f64 {
     let mut z = seed ^ ((point as u64) << 40) ^ (t.floor() as i64 as u64);
     // splitmix64
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -1,0 +1,239 @@
+//! The work of the `analytics` commands, callable from other binaries (the demo runs the same
+//! leaders job): load the reference data and the counters, compute the tables, select the
+//! candidates, write and print the results.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use tracing::info;
+
+use crate::accounts::{AccountsSpec, Tables};
+use crate::config::AnalyticsConfig;
+use crate::leaders;
+use crate::load::influxdb::InfluxSource;
+use crate::load::CounterReadings;
+use crate::period::{Period, PeriodKind};
+use crate::quality;
+use crate::reference::{ElectricityMethod, Reference};
+
+/// Where the readings come from.
+pub enum Source {
+    /// The Parquet store given on the command line, or else the config's.
+    Parquet(Option<PathBuf>),
+    Influx(InfluxSource),
+}
+
+/// The reference data and the counter readings of a run.
+pub struct Job {
+    reference: Reference,
+    /// The enterprises asked for (all when empty).
+    enterprises: Vec<String>,
+    counters: Vec<CounterReadings>,
+    spec: AccountsSpec,
+    started: Instant,
+}
+
+impl Job {
+    /// Loads the reference data, then the counters of the periods of `kind` covering
+    /// `[from, to)`, with a margin on each side to interpolate the counters at the edges.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(config_path: &Path, source: Source, from: NaiveDate, to: NaiveDate, kind: PeriodKind, method: Option<ElectricityMethod>, enterprises: &[String]) -> anyhow::Result<(Job, AnalyticsConfig)> {
+        anyhow::ensure!(from < to, "--from {from} is not before --to {to}");
+        let started = Instant::now();
+        let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
+        info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
+        let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
+        let periods = Period::covering(kind, from, to);
+        let (first, last) = (periods.first().context("no period")?, periods.last().context("no period")?);
+        let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
+        let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
+        let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
+        let counters = match source {
+            Source::Parquet(store) => {
+                let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
+                crate::load::counters_from_parquet(&store, load_from, load_to, enterprises)?
+            }
+            Source::Influx(influx) => crate::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?,
+        };
+        let points: usize = counters.iter().map(|c| c.points.len()).sum();
+        info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
+        Ok((Job { reference, enterprises: enterprises.to_vec(), counters, spec, started }, config))
+    }
+
+    /// The account tables of periods of `kind`.
+    pub fn tables(&self, kind: PeriodKind) -> anyhow::Result<Tables> {
+        let (tables, notes) = Tables::compute(&self.counters, &self.reference, AccountsSpec { kind, ..self.spec }, &self.enterprises)?;
+        for n in &notes {
+            tracing::warn!("{n}");
+        }
+        Ok(tables)
+    }
+
+    /// What the run read, and how long it has taken.
+    fn done(&self, what: &str, out: &Path) {
+        println!("{what} from {}; tables in {}", self.read(), out.display());
+    }
+
+    /// "N counters (M readings) in S s".
+    pub fn read(&self) -> String {
+        let points: usize = self.counters.iter().map(|c| c.points.len()).sum();
+        format!("{} counters ({points} readings) in {:.1} s", self.counters.len(), self.started.elapsed().as_secs_f64())
+    }
+}
+
+/// `analytics accounts`: computes, writes and prints the account tables.
+#[allow(clippy::too_many_arguments)]
+pub fn accounts(
+    config_path: &Path,
+    source: Source,
+    from: NaiveDate,
+    to: NaiveDate,
+    kind: PeriodKind,
+    method: Option<ElectricityMethod>,
+    enterprises: &[String],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let (job, _) = Job::prepare(config_path, source, from, to, kind, method, enterprises)?;
+    let mut tables = job.tables(kind)?;
+    tables.write(out, "")?;
+    print_accounts(&tables.accounts, &tables.quality)?;
+    job.done(&format!("{} enterprise-periods", tables.accounts.height()), out);
+    Ok(())
+}
+
+/// `analytics leaders`: selects the candidates of every product group and programme, writes the
+/// report, the workbook and the tables, prints the short list; returns what it selected.
+pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from: NaiveDate, to: NaiveDate, out: &Path) -> anyhow::Result<LeadersRun> {
+    // Production is reported by month: a window must consist of whole months, or energy and
+    // output would not cover the same time.
+    use chrono::Datelike as _;
+    anyhow::ensure!(from.day() == 1 && to.day() == 1, "--from {from} and --to {to} must be first days of months: production is reported per month");
+    let (job, config) = Job::prepare(config_path, source, from, to, PeriodKind::Month, None, &[])?;
+    let dir = rules.or(config.leaders.clone()).context("no leader rules: give --rules DIR or [reference] leaders in the config")?;
+    let grades: Vec<&str> = job.reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();
+    let rules = leaders::rules::load_dir(&dir, &grades).map_err(|e| anyhow::anyhow!("{}", readings::config_file::ConfigErrors(e)))?;
+    let mut monthly = job.tables(PeriodKind::Month)?;
+    let mut window = job.tables(PeriodKind::Window)?;
+    // Each programme is judged on the metering of its own media: its grade, coverage, findings
+    // and calibration come from those counters only.
+    let mut results = Vec::new();
+    for group in &rules {
+        for programme in &group.programme {
+            let media = programme.programme.media();
+            let findings: Vec<_> = window.finding_list.iter().filter(|f| media.contains(&f.medium)).cloned().collect();
+            let window_quality = quality::graded(quality::evidence_for(&window.meters, Some(&media))?, &findings, &job.reference.quality)?;
+            let monthly_quality = quality::evidence_for(&monthly.meters, Some(&media))?;
+            let facts = leaders::facts(&window.accounts, &window_quality, &monthly_quality, &job.reference)?;
+            results.push(leaders::select(programme, &group.product_group, &facts, &grades));
+        }
+    }
+    monthly.write(out, "monthly_")?;
+    window.write(out, "window_")?;
+    let mut enterprises = leaders::assessments_frame(&results)?;
+    let mut groups = leaders::groups_frame(&results, &rules)?;
+    crate::accounts::write_table(out, "leaders_enterprises", &mut enterprises)?;
+    crate::accounts::write_table(out, "leaders_groups", &mut groups)?;
+    let input = crate::report::ReportInput {
+        window: format!("{from}..{to}"),
+        results: &results,
+        rules: &rules,
+        reference: &job.reference,
+        monthly_accounts: &monthly.accounts,
+        window_accounts: &window.accounts,
+        window_quality: &window.quality,
+        window_findings: &window.findings,
+        window_exclusions: &window.exclusions,
+    };
+    let sheets = [
+        ("leaders_enterprises", &enterprises),
+        ("leaders_groups", &groups),
+        ("window_accounts", &window.accounts),
+        ("monthly_accounts", &monthly.accounts),
+        ("window_quality", &window.quality),
+        ("window_findings", &window.findings),
+        ("window_exclusions", &window.exclusions),
+    ];
+    let report = crate::report::write(out, &input, &sheets)?;
+    for r in &results {
+        println!(
+            "{} / {}: {} enterprises, {} eligible, {} selected{}",
+            r.product_group,
+            r.programme.as_str(),
+            r.enterprises,
+            r.eligible,
+            r.selected,
+            if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) }
+        );
+        for a in &r.assessments {
+            let value = a.value.map_or("-".to_owned(), |v| format!("{v:.3}"));
+            let status = if a.selected { "CANDIDATE".to_owned() } else if a.eligible() { "eligible".to_owned() } else { format!("excluded: {}", a.failed.join("; ")) };
+            println!("  {:>4} {:<20} {:>12}  {status}", a.rank.map_or("-".to_owned(), |r| r.to_string()), a.enterprise, value);
+        }
+    }
+    job.done(&format!("{} programme-groups", results.len()), out);
+    println!("report: {} (one page per enterprise in {}, workbook {})", report.display(), out.join("enterprises").display(), out.join("leaders.xlsx").display());
+    Ok(LeadersRun { results, report })
+}
+
+/// What `leaders` selected, and where its report is.
+pub struct LeadersRun {
+    /// One per product group and programme.
+    pub results: Vec<leaders::GroupResult>,
+    /// The HTML report.
+    pub report: PathBuf,
+}
+
+/// One line per enterprise and period, with its data-quality grade.
+fn print_accounts(table: &DataFrame, quality: &DataFrame) -> anyhow::Result<()> {
+    let joined = table
+        .clone()
+        .lazy()
+        .join(
+            quality.clone().lazy().select([col("enterprise"), col("period"), col("coverage"), col("findings"), col("grade")]),
+            [col("enterprise"), col("period")],
+            [col("enterprise"), col("period")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .collect()?;
+    let names = ["enterprise", "period", "energy_tce", "water_m3", "co2_t", "kgce_per_unit", "product_unit", "coverage", "findings", "grade"];
+    let mut cols = column_texts(&joined, &names, Some(3))?;
+    let units = cols.remove(6);
+    for (v, unit) in cols[5].iter_mut().zip(units) {
+        *v = format!("{v}/{unit}");
+    }
+    let headings = ["enterprise", "period", "energy tce", "water m3", "CO2 t", "kgce/unit", "coverage", "findings", "grade"];
+    print_columns(&headings, &cols, 2);
+    Ok(())
+}
+
+/// The cells of `names` as text, nulls as `-`, floats with `decimals` places if given.
+pub fn column_texts(df: &DataFrame, names: &[&str], decimals: Option<usize>) -> anyhow::Result<Vec<Vec<String>>> {
+    names
+        .iter()
+        .map(|name| {
+            let c = df.column(name)?;
+            Ok(match (c.dtype(), decimals) {
+                (DataType::Float64, Some(d)) => c.f64()?.iter().map(|v| v.map_or("-".into(), |x| format!("{x:.d$}"))).collect(),
+                _ => c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("-").to_owned()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Prints columns under their headings, each as wide as its widest cell; the first `left` are
+/// aligned left, the rest right.
+pub fn print_columns(headings: &[&str], cols: &[Vec<String>], left: usize) {
+    let widths: Vec<usize> = headings.iter().zip(cols).map(|(h, c)| c.iter().map(|v| v.chars().count()).chain([h.len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells.iter().zip(&widths).enumerate().map(|(i, (v, w))| if i < left { format!("{v:<w$}") } else { format!("{v:>w$}") }).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headings.to_vec());
+    let rows = cols.first().map_or(0, Vec::len);
+    (0..rows).for_each(|r| line(cols.iter().map(|c| c[r].as_str()).collect()));
+}
+
