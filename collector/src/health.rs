@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::debug;
 
 use crate::journal::{self, Journal};
-use crate::stats::{Stats, Summary};
+use crate::stats::{Stats, Summary, LATENCY_BUCKETS_MS};
 
 /// `[health]` in the config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -95,13 +95,14 @@ async fn answer(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
 /// Every counter, with the journal's size and each sink's lag read now.
 fn metrics(health: &Health) -> String {
     let summary = health.stats.snapshot();
-    let (bytes, lags) = {
+    let (bytes, age, lags) = {
         let j = journal::lock(&health.journal);
         let durable = j.durable();
         let lags: Vec<(&str, u64)> = health.sinks.iter().map(|s| (*s, durable.saturating_sub(j.cursor(s).unwrap_or(0)))).collect();
-        (j.disk_bytes(), lags)
+        (j.disk_bytes(), j.oldest_undelivered_age(), lags)
     };
-    render(&summary, bytes, &lags, health.started.elapsed().as_secs_f64(), health.journal_full.load(Ordering::Relaxed))
+    let journal = JournalGauges { bytes, oldest_undelivered_s: age.map_or(0.0, |a| a.as_secs_f64()), full: health.journal_full.load(Ordering::Relaxed) };
+    render(&summary, &journal, &lags, health.started.elapsed().as_secs_f64())
 }
 
 /// Escapes a label value.
@@ -109,8 +110,16 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// The journal's state read at scrape time.
+pub struct JournalGauges {
+    pub bytes: u64,
+    /// Age of the oldest reading some sink has not delivered; 0 when none is waiting.
+    pub oldest_undelivered_s: f64,
+    pub full: bool,
+}
+
 /// The Prometheus text exposition of the counters.
-pub fn render(s: &Summary, journal_bytes: u64, lags: &[(&str, u64)], uptime_s: f64, journal_full: bool) -> String {
+pub fn render(s: &Summary, journal: &JournalGauges, lags: &[(&str, u64)], uptime_s: f64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -127,16 +136,34 @@ pub fn render(s: &Summary, journal_bytes: u64, lags: &[(&str, u64)], uptime_s: f
     family("collector_device_requests_total", "counter", "Modbus read requests sent.", device(&|c| c.requests));
     let failures = s.devices.iter().flat_map(|(d, c)| c.failures.iter().map(move |(r, n)| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), label(r)), *n as f64))).collect();
     family("collector_device_request_failures_total", "counter", "Failed requests by reason (timeout, crc, exception_04, ...).", failures);
-    family("collector_device_request_latency_ms_sum", "counter", "Sum of request latencies, ms.", device(&|c| c.latency_ms_total));
-    family("collector_device_request_latency_ms_max", "gauge", "Longest request latency, ms.", device(&|c| c.latency_ms_max));
+    let mut latency = Vec::new();
+    for (d, c) in &s.devices {
+        let d = label(d);
+        let mut cumulative = 0;
+        for (i, n) in c.latency_buckets.iter().enumerate() {
+            cumulative += n;
+            let le = LATENCY_BUCKETS_MS.get(i).map_or("+Inf".to_owned(), |ms| format!("{}", *ms as f64 / 1000.0));
+            latency.push((format!("_bucket{{device=\"{d}\",le=\"{le}\"}}"), cumulative as f64));
+        }
+        latency.push((format!("_sum{{device=\"{d}\"}}"), c.latency_ms_total as f64 / 1000.0));
+        latency.push((format!("_count{{device=\"{d}\"}}"), cumulative as f64));
+    }
+    family("collector_device_request_duration_seconds", "histogram", "Modbus request latency (the exchange, not the wait for a shared line).", latency);
+    family("collector_device_request_duration_seconds_max", "gauge", "Longest request latency, seconds.", device(&|c| c.latency_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());
     let readings = s
         .devices
         .iter()
         .flat_map(|(d, c)| [("good", c.readings_good), ("flagged", c.readings_flagged), ("missing", c.readings_missing)].map(|(q, n)| (format!("{{device=\"{}\",quality=\"{q}\"}}", label(d)), n as f64)))
         .collect();
     family("collector_device_readings_total", "counter", "Readings produced: good, flagged, or stored without a value.", readings);
-    family("collector_journal_bytes", "gauge", "Bytes of journal segments on disk.", vec![(String::new(), journal_bytes as f64)]);
-    family("collector_journal_full", "gauge", "1 while the journal is full and polling is paused.", vec![(String::new(), f64::from(u8::from(journal_full)))]);
+    family("collector_journal_bytes", "gauge", "Bytes of journal segments on disk.", vec![(String::new(), journal.bytes as f64)]);
+    family(
+        "collector_journal_oldest_undelivered_seconds",
+        "gauge",
+        "Age of the oldest reading a sink has not delivered (0: none waiting).",
+        vec![(String::new(), journal.oldest_undelivered_s)],
+    );
+    family("collector_journal_full", "gauge", "1 while the journal is full and polling is paused.", vec![(String::new(), f64::from(u8::from(journal.full)))]);
     family("collector_journal_recovered_total", "counter", "Readings found undelivered in the journal at start.", vec![(String::new(), s.journal.recovered as f64)]);
     family("collector_journal_dropped_total", "counter", "Readings dropped undelivered (drop_oldest, or lost at shutdown while full).", vec![(String::new(), s.journal.dropped as f64)]);
     let lag = lags.iter().map(|(n, l)| (format!("{{sink=\"{}\"}}", label(n)), *l as f64)).collect();

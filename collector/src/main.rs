@@ -18,6 +18,17 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr as text for people, or as one JSON object per line for a log
+    /// pipeline (journald, Loki, Elasticsearch). RUST_LOG sets the level (default info).
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -39,7 +50,29 @@ enum Command {
     },
     /// List the built-in meter profiles.
     Profiles,
+    /// Write a commented starter config (one Modbus TCP meter, the health endpoint, every other
+    /// section commented out) and check it; edit it, then `collector check` it again.
+    Init {
+        /// Where to write it.
+        #[arg(short, long, default_value = "collector.toml")]
+        output: PathBuf,
+        /// The enterprise's unified social credit code, or a local id.
+        #[arg(long, default_value = "my-enterprise")]
+        enterprise: String,
+        /// The site (plant, workshop) the gateway meters.
+        #[arg(long, default_value = "plant-1")]
+        site: String,
+        /// The data directory (journal, dead letters, Parquet store).
+        #[arg(long, default_value = "/var/lib/collector")]
+        data_dir: String,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+/// The starter config `collector init` writes.
+const STARTER: &str = include_str!("../../config/collector.starter.toml");
 
 fn parse_duration(s: &str) -> Result<HumanDuration, String> {
     HumanDuration::parse(s)
@@ -47,15 +80,18 @@ fn parse_duration(s: &str) -> Result<HumanDuration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config, run_for } => run(&config, run_for),
         Command::Profiles => profiles(),
+        Command::Init { output, enterprise, site, data_dir, force } => init(&output, &enterprise, &site, &data_dir, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,6 +140,21 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
         collector::run::run(config, Default::default(), shutdown).await
     })?;
     println!("{summary}");
+    Ok(())
+}
+
+fn init(output: &std::path::Path, enterprise: &str, site: &str, data_dir: &str, force: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(force || !output.exists(), "{} exists; give --force to replace it, or --output another path", output.display());
+    let quoted = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let text = STARTER.replace("{enterprise}", &quoted(enterprise)).replace("{site}", &quoted(site)).replace("{data_dir}", &quoted(data_dir));
+    // Check before writing, so a bad --enterprise or --site is refused with the key it sets.
+    if let Err(errors) = Config::parse(output, &text) {
+        let problems: Vec<String> = errors.0.iter().map(|e| format!("{}: {}", e.key, e.message)).collect();
+        anyhow::bail!("the options make an invalid config: {}", problems.join("; "));
+    }
+    std::fs::write(output, text).with_context(|| format!("writing {}", output.display()))?;
+    println!("wrote {}: one Modbus TCP meter at 192.168.1.10, the health endpoint on 127.0.0.1:9464", output.display());
+    println!("edit the [[modbus.devices]] for your meters, then: collector check --config {}", output.display());
     Ok(())
 }
 

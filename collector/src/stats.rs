@@ -22,6 +22,23 @@ pub struct DeviceCounters {
     pub failures: BTreeMap<String, u64>,
     pub latency_ms_total: u64,
     pub latency_ms_max: u64,
+    /// Requests per latency bucket: `latency_buckets[i]` counts those of at most
+    /// `LATENCY_BUCKETS_MS[i]` ms and more than the bucket before; the last slot holds the rest.
+    pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],
+}
+
+/// Upper bounds of the request latency histogram, ms: a loopback meter answers in under 5, a
+/// 9600-baud RS-485 line takes 50-250 per request, a timeout is typically 1000-5000.
+pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+impl DeviceCounters {
+    /// Counts one request's latency.
+    pub fn record_latency(&mut self, ms: u64) {
+        self.latency_ms_total += ms;
+        self.latency_ms_max = self.latency_ms_max.max(ms);
+        let i = LATENCY_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.latency_buckets[i] += 1;
+    }
 }
 
 /// Counters of the whole collector, shared between tasks.

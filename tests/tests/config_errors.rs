@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use e2e::bin;
+
 /// Runs `BIN ARGS` in each case folder under `cases/NAME` and compares stderr with `expected.txt`.
 fn check_cases(name: &str, bin: &str, args: &[&str]) {
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases").join(name);
@@ -52,4 +54,30 @@ fn the_example_configs_are_valid() {
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains(says), "{file}");
     }
+}
+
+/// `collector init` writes a starter config that `collector check` accepts, will not overwrite a
+/// file without --force, and refuses options that would make the config invalid.
+#[test]
+fn init_writes_a_starter_config_that_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("collector.toml");
+    let run = |args: &[&str]| Command::new(bin("collector")).arg("init").arg("--output").arg(&path).args(args).output().unwrap();
+    let first = run(&["--enterprise", "91350100M000100Y43", "--site", "works-2", "--data-dir", "data"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("enterprise = \"91350100M000100Y43\"") && text.contains("site = \"works-2\""));
+    assert!(text.lines().filter(|l| l.starts_with('#')).count() > 40, "the starter explains itself in comments");
+    let check = Command::new(bin("collector")).args(["check", "--config"]).arg(&path).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("main-incomer"));
+
+    let again = run(&[]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists; give --force"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the existing file is untouched");
+    let bad = run(&["--force", "--enterprise", "91350100M000100Y44"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("gateway.enterprise") && stderr.contains("check character"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "nothing written for bad options");
+    assert!(run(&["--force"]).status.success());
 }

@@ -16,7 +16,7 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
     for line in text.lines().filter(|l| !l.is_empty()) {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
-            assert!(name_ok(name) && ["counter", "gauge"].contains(&kind), "{line}");
+            assert!(name_ok(name) && ["counter", "gauge", "histogram"].contains(&kind), "{line}");
             types.insert(name.to_owned(), kind.to_owned());
             continue;
         }
@@ -26,16 +26,23 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
         assert!(!line.starts_with('#'), "unknown comment: {line}");
         let (series, value) = line.rsplit_once(' ').expect("series value");
         let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line}"));
-        let name = series.split('{').next().unwrap();
-        assert!(name_ok(name) && types.contains_key(name), "undeclared or bad name: {line}");
-        if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+        let sample_name = series.split('{').next().unwrap();
+        // A histogram's samples are its name with _bucket (labelled le), _sum or _count.
+        let name = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| sample_name.strip_suffix(suffix).filter(|family| types.get(*family).is_some_and(|k| k == "histogram")))
+            .unwrap_or(sample_name);
+        assert!(name_ok(sample_name) && types.contains_key(name), "undeclared or bad name: {line}");
+        assert!(types[name] != "histogram" || sample_name != name, "a histogram sample without a suffix: {line}");
+        assert!(!sample_name.ends_with("_bucket") || series.contains("le=\""), "a bucket without le: {line}");
+        if let Some(labels) = series.strip_prefix(sample_name).filter(|l| !l.is_empty()) {
             let inner = labels.strip_prefix('{').and_then(|l| l.strip_suffix('}')).unwrap_or_else(|| panic!("labels: {line}"));
             for pair in inner.split("\",") {
                 let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("label: {line}"));
                 assert!(name_ok(k) && !v.trim_end_matches('"').contains('"'), "label: {line}");
             }
         }
-        if types[name] == "counter" {
+        if types[name] == "counter" || types[name] == "histogram" {
             assert!(value >= 0.0, "a counter below zero: {line}");
         }
         samples.insert(series.to_owned(), value);
@@ -94,4 +101,36 @@ fn metrics_parse_and_move_with_the_faults() {
     assert!(get(&second, delivered) > 0.0);
     assert!(second.contains_key("collector_sink_lag_readings{sink=\"parquet\"}") && second.contains_key("collector_journal_bytes"));
     assert!(get(&second, "collector_uptime_seconds") > get(&first, "collector_uptime_seconds"));
+
+    // The latency histogram: cumulative buckets, the count is the requests sent, and the dead
+    // meter's 300 ms timeouts fall between the 0.25 s and 0.5 s bounds.
+    let bucket = |device: &str, le: &str| get(&second, &format!("collector_device_request_duration_seconds_bucket{{device=\"{device}\",le=\"{le}\"}}"));
+    for device in ["healthy", "dead"] {
+        let count = get(&second, &format!("collector_device_request_duration_seconds_count{{device=\"{device}\"}}"));
+        assert_eq!(count, get(&second, &format!("collector_device_requests_total{{device=\"{device}\"}}")), "{device}");
+        assert_eq!(bucket(device, "+Inf"), count, "{device}");
+        let les = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"];
+        assert!(les.windows(2).all(|w| bucket(device, w[0]) <= bucket(device, w[1])), "{device}: buckets are cumulative");
+    }
+    assert!(bucket("dead", "0.5") > bucket("dead", "0.25"), "the timeouts are in the 0.5 s bucket");
+    assert!(bucket("healthy", "0.25") > 0.0, "a loopback meter answers well within 0.25 s");
+    // The Parquet sink delivers every second: nothing waits long in the journal.
+    let age = get(&second, "collector_journal_oldest_undelivered_seconds");
+    assert!((0.0..10.0).contains(&age), "oldest undelivered {age} s");
+}
+
+/// `--log-format json`: every line on stderr is one JSON object with a level and a message, and
+/// the dead meter's failures arrive as structured fields.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let sim = Sim::start(&["--device", "2=acrel_adw300:dead"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "max_age = \"1s\"", &[device("dead", sim.port(), 2, "acrel_adw300", "1s", "timeout = \"200ms\"")]);
+    let run = Command::new(bin("collector")).args(["--log-format", "json", "run", "--config"]).arg(&config).args(["--for", "3s"]).output().unwrap();
+    assert!(run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let lines: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["fields"]["message"].is_string() && l["timestamp"].is_string()), "{stderr}");
+    assert!(lines.iter().any(|l| l["fields"]["device"] == "dead" && l["level"] == "WARN"), "the dead meter is reported with its device as a field:\n{stderr}");
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use readings::Reading;
 use serde::Deserialize;
@@ -157,6 +158,9 @@ pub struct Journal {
     cursors: BTreeMap<String, u64>,
     dropped: u64,
     buf: Vec<u8>,
+    /// (first sequence number, when appended), at most one mark a second: how old the oldest
+    /// undelivered reading is. Readings recovered at start are marked with the time of opening.
+    marks: VecDeque<(u64, SystemTime)>,
 }
 
 /// The journal, even if a thread panicked holding it: its state is on disk, not in the lock.
@@ -240,7 +244,8 @@ impl Journal {
         recovery.segments = segments.len();
         let min_cursor = cursors.values().copied().min().unwrap_or(next_seq);
         recovery.records = next_seq.saturating_sub(min_cursor);
-        let mut journal = Journal { dir: dir.to_owned(), config, segments, active, next_seq, durable: next_seq, cursors, dropped: 0, buf: Vec::new() };
+        let marks = VecDeque::from([(min_cursor.min(next_seq), SystemTime::now())]);
+        let mut journal = Journal { dir: dir.to_owned(), config, segments, active, next_seq, durable: next_seq, cursors, dropped: 0, buf: Vec::new(), marks };
         journal.delete_delivered()?;
         Ok((journal, recovery))
     }
@@ -261,6 +266,10 @@ impl Journal {
         }
         let path = self.segments.back().map(|s| s.path.clone()).unwrap_or_default();
         self.active.write_all(&self.buf).map_err(io(&path))?;
+        let now = SystemTime::now();
+        if self.marks.back().is_none_or(|(_, t)| now.duration_since(*t).unwrap_or_default() >= Duration::from_secs(1)) {
+            self.marks.push_back((first, now));
+        }
         self.next_seq += readings.len() as u64;
         if let Some(seg) = self.segments.back_mut() {
             seg.bytes += size;
@@ -288,6 +297,17 @@ impl Journal {
     /// The next sequence number `sink` has not delivered.
     pub fn cursor(&self, sink: &str) -> Result<u64, JournalError> {
         self.cursors.get(sink).copied().ok_or_else(|| JournalError::UnknownSink(sink.to_owned()))
+    }
+
+    /// How long ago the oldest reading some sink has not delivered was appended (to within a
+    /// second); `None` when every sink is up to date.
+    pub fn oldest_undelivered_age(&self) -> Option<Duration> {
+        let min = self.cursors.values().copied().min().unwrap_or(self.next_seq);
+        if min >= self.next_seq {
+            return None;
+        }
+        let (_, at) = self.marks.iter().rev().find(|(seq, _)| *seq <= min).or(self.marks.front())?;
+        Some(SystemTime::now().duration_since(*at).unwrap_or_default())
     }
 
     /// Bytes of all segments.
@@ -365,6 +385,10 @@ impl Journal {
 
     fn delete_delivered(&mut self) -> Result<(), JournalError> {
         let min = self.cursors.values().copied().min().unwrap_or(self.next_seq);
+        // Keep the last mark at or before the slowest cursor: it dates the oldest undelivered.
+        while self.marks.len() > 1 && self.marks.get(1).is_some_and(|(seq, _)| *seq <= min) {
+            self.marks.pop_front();
+        }
         while self.segments.len() > 1 && self.segments.front().is_some_and(|s| s.next <= min) {
             if let Some(seg) = self.segments.pop_front() {
                 fs::remove_file(&seg.path).map_err(io(&seg.path))?;
@@ -505,6 +529,27 @@ mod tests {
         let back = read_all(&j, "parquet");
         assert_eq!(back.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (4..10).collect::<Vec<_>>());
         assert_eq!(back[0].1, batch(4, 1)[0]);
+    }
+
+    #[test]
+    fn the_oldest_undelivered_reading_is_dated_by_its_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+        assert_eq!(j.oldest_undelivered_age(), None, "an empty journal has nothing undelivered");
+        j.append(&batch(0, 10)).unwrap();
+        j.sync().unwrap();
+        // Pretend the first batch was appended a minute ago, and a second one just now.
+        j.marks.back_mut().unwrap().1 = SystemTime::now() - Duration::from_secs(60);
+        std::thread::sleep(Duration::from_millis(10));
+        j.marks.push_back((10, SystemTime::now()));
+        j.append(&batch(10, 10)).unwrap();
+        j.sync().unwrap();
+        let age = j.oldest_undelivered_age().unwrap();
+        assert!(age >= Duration::from_secs(60) && age < Duration::from_secs(70), "{age:?}");
+        j.commit("parquet", 10).unwrap();
+        assert!(j.oldest_undelivered_age().unwrap() < Duration::from_secs(5), "the old batch is delivered");
+        j.commit("parquet", 20).unwrap();
+        assert_eq!(j.oldest_undelivered_age(), None);
     }
 
     #[test]

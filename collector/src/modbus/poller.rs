@@ -193,8 +193,7 @@ impl DevicePoller {
             };
             self.stats.device(name, |c| {
                 c.requests += 1;
-                c.latency_ms_total += ms;
-                c.latency_ms_max = c.latency_ms_max.max(ms);
+                c.record_latency(ms);
                 if let Err(e) = &result {
                     c.request_failures += 1;
                     *c.failures.entry(e.reason()).or_default() += 1;
