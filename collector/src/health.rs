@@ -149,6 +149,7 @@ pub fn render(s: &Summary, journal: &JournalGauges, lags: &[(&str, u64)], uptime
         latency.push((format!("_count{{device=\"{d}\"}}"), cumulative as f64));
     }
     family("collector_device_request_duration_seconds", "histogram", "Modbus request latency (the exchange, not the wait for a shared line).", latency);
+    family("collector_device_cycle_seconds_max", "gauge", "Longest time from a slot's start to the end of its poll cycle.", device(&|c| c.cycle_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());
     family("collector_device_request_duration_seconds_max", "gauge", "Longest request latency, seconds.", device(&|c| c.latency_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());
     let readings = s
         .devices

@@ -22,6 +22,8 @@ pub struct DeviceCounters {
     pub failures: BTreeMap<String, u64>,
     pub latency_ms_total: u64,
     pub latency_ms_max: u64,
+    /// The longest time from a slot's start to the end of its cycle, ms.
+    pub cycle_ms_max: u64,
     /// Requests per latency bucket: `latency_buckets[i]` counts those of at most
     /// `LATENCY_BUCKETS_MS[i]` ms and more than the bucket before; the last slot holds the rest.
     pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],

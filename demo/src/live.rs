@@ -13,7 +13,7 @@ use meter_sim::{DeviceSpec, Simulator};
 use readings::Medium;
 
 use crate::broker::Broker;
-use crate::fleet::{Fleet, Live, Plant, Role};
+use meter_sim::fleet::{Fleet, Live, Plant, Role};
 
 /// A gateway that ran: its plant, its store, and the collector's closing summary.
 pub struct GatewayRun {
@@ -77,7 +77,7 @@ fn gateway_header(plant: &Plant, data_dir: &Path) -> String {
         "# Written by the demo for {}.\n[gateway]\nenterprise = \"{}\"\nsite = \"{}\"\n\n[storage]\ndata_dir = {:?}\n\n[sinks.parquet]\nmax_age = \"5s\"\n",
         plant.name,
         plant.id,
-        crate::fleet::SITE,
+        meter_sim::fleet::SITE,
         data_dir.display().to_string()
     )
 }

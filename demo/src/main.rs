@@ -6,7 +6,6 @@
 //! says where the report is.
 
 mod broker;
-mod fleet;
 mod live;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use readings::store::StoreWriter;
 use readings::{Kind, Quality};
 
 use crate::broker::BrokerChoice;
-use crate::fleet::Fleet;
+use meter_sim::fleet::{self, Fleet};
 
 /// Runs the whole pipeline on a simulated fleet: live collection, a backfilled year, accounts
 /// and leader candidates with their report. Nothing to install; a few minutes on 2 cores.

@@ -4,6 +4,7 @@
 //! rollover) and injectable faults, and simulated MQTT meters publishing JSON. Tests, the demo and the benchmarks use it.
 
 pub mod encode;
+pub mod fleet;
 pub mod history;
 pub mod model;
 pub mod mqtt;

@@ -87,6 +87,9 @@ impl DevicePoller {
                 continue;
             }
             let readings = self.cycle(slot).await;
+            // From the slot's time to the last answer: how late in its slot a device's readings are.
+            let took = (now_ms() - slot).max(0) as u64;
+            self.stats.device(self.device.meter.as_str(), |c| c.cycle_ms_max = c.cycle_ms_max.max(took));
             if !readings.is_empty() {
                 let n = readings.len();
                 // Waits while the journal is full (block policy): polling pauses until sinks

@@ -1,14 +1,15 @@
-//! The demo's simulated fleet (config/demo/fleet.toml): plants in product groups, their meters,
-//! their flaws; and what follows from it: the reference files the analytics job reads
-//! (enterprises, meters, production) and the counters of the backfilled history.
+//! A simulated fleet (the demo's is config/demo/fleet.toml): plants in product groups, their
+//! meters, their flaws; and what follows from it: the reference files the analytics job reads
+//! (enterprises, meters, production) and the counters of a backfilled history. The demo runs it;
+//! the analytics benchmark scales it up.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc};
-use meter_sim::history::HistoryCounter;
-use meter_sim::model::{load_hours, noise};
+use crate::history::HistoryCounter;
+use crate::model::{load_hours, noise};
 use readings::config_file::{parse_toml, ConfigError, ConfigErrors};
 use readings::{EnterpriseId, Measure, Medium, Quantity};
 use serde::Deserialize;
@@ -55,7 +56,7 @@ pub enum Role {
 }
 
 /// One simulated enterprise.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plant {
     pub id: EnterpriseId,
@@ -145,6 +146,23 @@ impl Fleet {
         } else {
             Err(ConfigErrors(errors))
         }
+    }
+
+    /// The fleet repeated `copies` times: copy k > 0 of a plant has the local id `<id>-<k>` and
+    /// the same meters, size and flaws (for benchmarks at scale).
+    pub fn scaled(self, copies: usize) -> Result<Fleet, readings::IdError> {
+        let mut plants = Vec::with_capacity(self.plant.len() * copies);
+        for k in 0..copies {
+            for p in &self.plant {
+                let mut copy = p.clone();
+                if k > 0 {
+                    copy.id = format!("{}-{k}", p.id).parse()?;
+                    copy.live = None;
+                }
+                plants.push(copy);
+            }
+        }
+        Ok(Fleet { meter_set: self.meter_set, plant: plants })
     }
 
     /// The meter set of a plant's product group.
