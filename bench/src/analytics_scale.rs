@@ -57,7 +57,8 @@ pub fn run(readings: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     println!("generated and stored {written} readings in {generate_s:.1} s ({:.0}/s); store {:.1} MiB, {:.2} bytes/reading", written as f64 / generate_s, bytes as f64 / 1048576.0, bytes as f64 / written as f64);
 
     fleet::write_reference(&fleet, window, &root.join("reference"))?;
-    let config_dir = std::fs::canonicalize(fleet_file().join("../.."))?;
+    let fleet_path = std::fs::canonicalize(fleet_file())?;
+    let config_dir = fleet_path.parent().and_then(Path::parent).context("config/ above config/demo/")?;
     let config = root.join("analytics.toml");
     std::fs::write(
         &config,

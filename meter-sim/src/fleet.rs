@@ -148,15 +148,18 @@ impl Fleet {
         }
     }
 
-    /// The fleet repeated `copies` times: copy k > 0 of a plant has the local id `<id>-<k>` and
-    /// the same meters, size and flaws (for benchmarks at scale).
+    /// The fleet repeated `copies` times (at most 100): copy k > 0 of a plant has the plant's
+    /// credit code with k in two digits of its organisation code (and the check character that
+    /// follows), and the same meters, size and flaws (for benchmarks at scale).
     pub fn scaled(self, copies: usize) -> Result<Fleet, readings::IdError> {
         let mut plants = Vec::with_capacity(self.plant.len() * copies);
         for k in 0..copies {
             for p in &self.plant {
                 let mut copy = p.clone();
                 if k > 0 {
-                    copy.id = format!("{}-{k}", p.id).parse()?;
+                    let id = p.id.to_string();
+                    let first17 = format!("{}{:02}{}", &id[..12], k % 100, &id[14..17]);
+                    copy.id = format!("{first17}{}", readings::uscc_check_char(&first17)?).parse()?;
                     copy.live = None;
                 }
                 plants.push(copy);
@@ -189,7 +192,8 @@ impl Fleet {
         let mut out = Vec::new();
         for plant in &self.plant {
             for (k, (m, rate)) in self.meters_of(plant).into_iter().enumerate() {
-                let seed = u64::from_str_radix(&plant.id.to_string()[8..14], 36).unwrap_or(7) + k as u64;
+                // Every plant and meter its own counter start, copies of a plant included.
+                let seed = plant.id.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b))) + k as u64;
                 out.push((
                     HistoryCounter {
                         enterprise: plant.id.clone(),

@@ -9,6 +9,6 @@ pub mod model;
 pub mod store;
 pub mod units;
 
-pub use ids::{EnterpriseId, IdError, MeterId, SiteId};
+pub use ids::{uscc_check_char, EnterpriseId, IdError, MeterId, SiteId};
 pub use model::{Kind, Measure, Medium, ParseError, Phase, Quality, Quantity, Reading};
 pub use units::{Dimension, Unit, UnitError};
