@@ -102,7 +102,7 @@ fn the_compose_stack_and_the_dockerfile_hold_together() {
 
 /// Starts Mosquitto with the shipped config (its listener moved to a loopback port, its files to a
 /// temporary directory) and a password file with the collector's and the meters' users.
-fn shipped_mosquitto(dir: &Path, port: u16) -> std::process::Child {
+fn shipped_mosquitto(dir: &Path, port: u16) -> Running {
     for (user, password) in [("collector", "collector-secret"), ("meters", "meters-secret")] {
         let mut cmd = Command::new("mosquitto_passwd");
         if user == "collector" {
@@ -120,13 +120,23 @@ fn shipped_mosquitto(dir: &Path, port: u16) -> std::process::Child {
         .replace("log_dest stdout", "log_dest none");
     assert!(conf.contains("allow_anonymous false"));
     std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-    let child = Command::new("mosquitto").arg("-c").arg(dir.join("mosquitto.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto starts");
+    let child = Running(Command::new("mosquitto").arg("-c").arg(dir.join("mosquitto.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto starts"));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(std::time::Instant::now() < deadline, "mosquitto did not listen");
         std::thread::sleep(Duration::from_millis(50));
     }
     child
+}
+
+/// A server process, killed and reaped when dropped (also when an assertion fails).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn mosquitto_pub(port: u16, auth: Option<(&str, &str)>, topic: &str, payload: &str) -> std::process::Output {
@@ -142,7 +152,7 @@ fn mosquitto_pub(port: u16, auth: Option<(&str, &str)>, topic: &str, payload: &s
 fn the_shipped_mosquitto_and_collector_configs_run_against_real_servers() {
     let dir = tempfile::tempdir().unwrap();
     let mqtt_port = free_port();
-    let mut mosquitto = shipped_mosquitto(dir.path(), mqtt_port);
+    let mosquitto = shipped_mosquitto(dir.path(), mqtt_port);
     let refused = mosquitto_pub(mqtt_port, None, "shellies/x/status", "{}");
     assert!(!refused.status.success(), "an anonymous client is refused");
     let wrong = mosquitto_pub(mqtt_port, Some(("meters", "wrong")), "shellies/x/status", "{}");
@@ -171,7 +181,7 @@ fn the_shipped_mosquitto_and_collector_configs_run_against_real_servers() {
     let unit = read("systemd/collector.service");
     let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).unwrap();
     let args: Vec<String> = exec.split_whitespace().skip(1).map(|a| if a == "/etc/collector/collector.toml" { config_path.display().to_string() } else { a.to_owned() }).collect();
-    let mut collector = Command::new(bin("collector"))
+    let collector = Command::new(bin("collector"))
         .args(&args)
         .args(["--for", "6s"])
         .env("INFLUX_TOKEN", "a-token")
@@ -194,7 +204,7 @@ fn the_shipped_mosquitto_and_collector_configs_run_against_real_servers() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let _ = mosquitto.kill();
+    drop(mosquitto);
     assert!(stderr.lines().all(|l| l.starts_with('{')), "the unit logs JSON:\n{stderr}");
 
     // Both sources reached VictoriaMetrics through the v2 write API.
