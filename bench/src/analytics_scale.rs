@@ -30,7 +30,7 @@ pub fn run(readings: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let counters_per_copy = base.history_counters().len() as u64;
     let copies = readings.div_ceil(counters_per_copy * per_counter).max(1) as usize;
     let fleet = base.scaled(copies)?;
-    let counters: Vec<_> = fleet.history_counters().into_iter().map(|(c, _)| c).collect();
+    let counters = fleet.history_counters();
     let (_temp, root) = match dir {
         Some(d) => (None, d),
         None => {
@@ -56,20 +56,9 @@ pub fn run(readings: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let bytes = crate::store::dir_bytes(&store);
     println!("generated and stored {written} readings in {generate_s:.1} s ({:.0}/s); store {:.1} MiB, {:.2} bytes/reading", written as f64 / generate_s, bytes as f64 / 1048576.0, bytes as f64 / written as f64);
 
-    fleet::write_reference(&fleet, window, &root.join("reference"))?;
     let fleet_path = std::fs::canonicalize(fleet_file())?;
     let config_dir = fleet_path.parent().and_then(Path::parent).context("config/ above config/demo/")?;
-    let config = root.join("analytics.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[reference]\nenterprises = \"reference/enterprises.csv\"\nmeters = \"reference/meters.csv\"\nproduction = \"reference/production.csv\"\n\
-             energy_coefficients = {:?}\nemission_factors = {:?}\ndata_quality = {:?}\n",
-            config_dir.join("coefficients/energy-gbt2589-2020.toml").display().to_string(),
-            config_dir.join("coefficients/emission-factors.toml").display().to_string(),
-            config_dir.join("data-quality.toml").display().to_string(),
-        ),
-    )?;
+    let config = fleet::write_analytics_inputs(&fleet, window, &root, config_dir)?;
 
     let out = root.join("accounts");
     let started = Instant::now();

@@ -23,10 +23,7 @@ pub fn run(devices: usize, seconds: u64, collector: Option<PathBuf>) -> anyhow::
         let profiles = ["eastron_sdm630", "chint_dtsu666", "schneider_iem3000", "acrel_adw300", "tuf2000m", "generic_vortex_steam"];
         let specs: Vec<DeviceSpec> = profiles.iter().enumerate().map(|(i, p)| format!("{}={p}", i + 1).parse().map_err(anyhow::Error::msg)).collect::<anyhow::Result<_>>()?;
         let sim = Arc::new(Simulator::new(&specs, 1, None, None).map_err(anyhow::Error::msg)?);
-        let mut text = format!(
-            "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"10s\"\n",
-            dir.path().display().to_string()
-        );
+        let mut text = crate::collector_config_head(dir.path(), "10s");
         // Each device its own address (a plant of Modbus TCP meters), all profiles in turn.
         for i in 0..devices {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -82,16 +82,14 @@ async fn measure(port: u16, messages: u64, dir: &std::path::Path) -> anyhow::Res
     let raw_s = started.elapsed().as_secs_f64();
 
     // 2. The collector, subscribed with its persistent QoS 1 session.
-    let text = format!(
-        "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"2s\"\n\
-         [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nclient_id = \"bench-collector\"\n\
+    let mqtt = format!(
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nclient_id = \"bench-collector\"\n\
          [[mqtt.subscriptions]]\ntopic = \"bench/+/state\"\nmeter = \"{{1}}\"\nformat = \"json\"\ntime = {{ path = \"ts\", format = \"epoch_ms\" }}\n\
          [[mqtt.subscriptions.fields]]\npath = \"e\"\nquantity = \"active_energy_import\"\nmedium = \"electricity\"\nkind = \"counter\"\nunit = \"Wh\"\n\
          [[mqtt.subscriptions.fields]]\npath = \"p\"\nquantity = \"active_power\"\nmedium = \"electricity\"\nkind = \"gauge\"\nunit = \"W\"\n",
-        dir.join("collector").display().to_string()
     );
     let path = dir.join("collector.toml");
-    std::fs::write(&path, text)?;
+    std::fs::write(&path, crate::collector_config_head(&dir.join("collector"), "2s") + &mqtt)?;
     let config = Config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -102,7 +100,7 @@ async fn measure(port: u16, messages: u64, dir: &std::path::Path) -> anyhow::Res
     while stats.snapshot().mqtt.is_none_or(|m| m.messages == 0) && Instant::now() < connected {
         tokio::time::sleep(Duration::from_millis(100)).await;
         // The session is up once a probe message arrives.
-        let _ = publish_probe(port).await;
+        let _ = publish(port, 1).await;
     }
     let before = stats.snapshot().mqtt.map_or(0, |m| m.readings);
     let started = Instant::now();
@@ -121,8 +119,4 @@ async fn measure(port: u16, messages: u64, dir: &std::path::Path) -> anyhow::Res
     let _ = stop_tx.send(());
     collector.await??;
     Ok((raw_s, collector_s, 2 * messages))
-}
-
-async fn publish_probe(port: u16) -> anyhow::Result<()> {
-    publish(port, 1).await
 }

@@ -112,6 +112,15 @@ pub fn machine() -> String {
     format!("{cpu}, {} cores, {:.1} GiB", std::thread::available_parallelism().map_or(0, |n| n.get()), mem as f64 / 1048576.0)
 }
 
+/// The head of a benchmark collector's config: its identity, `data_dir`, and the Parquet sink
+/// writing at least every `max_age`; the benchmark appends its devices or MQTT section.
+pub fn collector_config_head(data_dir: &std::path::Path, max_age: &str) -> String {
+    format!(
+        "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"{max_age}\"\n",
+        data_dir.display().to_string()
+    )
+}
+
 /// Peak and current resident memory of a process, MiB, from /proc.
 pub fn memory_mib(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

@@ -99,10 +99,7 @@ async fn poll_fleet(devices: usize, delay: &str, seconds: u64) -> anyhow::Result
     let spec: DeviceSpec = format!("1=eastron_sdm630:slow={delay}@1").parse().map_err(anyhow::Error::msg)?;
     let sim = Arc::new(Simulator::new(&[spec], 1, None, None).map_err(anyhow::Error::msg)?);
     let dir = tempfile::tempdir()?;
-    let mut text = format!(
-        "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"5s\"\n",
-        dir.path().display().to_string()
-    );
+    let mut text = crate::collector_config_head(dir.path(), "5s");
     for i in 0..devices {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("a loopback port")?;
         let port = listener.local_addr()?.port();

@@ -33,6 +33,8 @@ fn sample(count: u64) -> Vec<Reading> {
     out
 }
 
+/// Where a run writes: a fresh subdirectory of `dir` (removed by the caller when done), or a
+/// temporary directory (removed when the returned guard drops).
 fn work_dir(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
     match dir {
         Some(d) => {
@@ -52,7 +54,7 @@ fn work_dir(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, 
 /// `sync_records` of the default config, as the journal writer does under load.
 pub fn journal(count: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let readings = sample(count);
-    let (_keep, path) = work_dir(dir)?;
+    let (temp, path) = work_dir(dir)?;
     let config = JournalConfig { budget_bytes: u64::MAX / 2, ..JournalConfig::default() };
     let group = config.sync_records;
     let (mut journal, _) = Journal::open(&path, config, &["parquet"]).context("opening the journal")?;
@@ -73,7 +75,7 @@ pub fn journal(count: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let bytes = journal.disk_bytes();
     println!("journal: {} readings appended in batches of 100, fsync every {group}: {:.2} s, {:.0} readings/s, {syncs} fsyncs ({:.0}/s), {:.1} bytes/reading on disk", readings.len(), s, readings.len() as f64 / s, syncs as f64 / s, bytes as f64 / readings.len() as f64);
     println!("machine: {}; journal in {}", crate::machine(), path.display());
-    if _keep.is_none() {
+    if temp.is_none() {
         std::fs::remove_dir_all(&path).ok();
     }
     Ok(())
@@ -82,7 +84,7 @@ pub fn journal(count: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
 /// Writes readings through the Parquet store in the sink's default batches (10,000).
 pub fn parquet(count: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let readings = sample(count);
-    let (_keep, path) = work_dir(dir)?;
+    let (temp, path) = work_dir(dir)?;
     let writer = readings::store::StoreWriter::open(&path).context("opening the store")?;
     let started = Instant::now();
     let mut files = 0;
@@ -93,7 +95,7 @@ pub fn parquet(count: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let bytes = dir_bytes(&path);
     println!("parquet store: {} readings in batches of 10000: {:.2} s, {:.0} readings/s, {files} files, {:.2} bytes/reading", readings.len(), s, readings.len() as f64 / s, bytes as f64 / readings.len() as f64);
     println!("machine: {}; store in {}", crate::machine(), path.display());
-    if _keep.is_none() {
+    if temp.is_none() {
         std::fs::remove_dir_all(&path).ok();
     }
     Ok(())

@@ -43,7 +43,7 @@ fn modbus_config(fleet: &Fleet, plant: &Plant, data_dir: &Path, port: u16) -> (S
         };
         let unit = specs.len() as u8 + 1;
         // The kiln line's meter refuses now and then, so the summary shows failures counted.
-        let faults = if m.name == "kiln-line" { ",exceptions=0.1" } else { "" };
+        let faults = if m.name.as_str() == "kiln-line" { ",exceptions=0.1" } else { "" };
         match format!("{unit}={profile}:rated={rate:.0}{faults}").parse::<DeviceSpec>() {
             Ok(spec) => specs.push(spec),
             Err(e) => tracing::warn!("{}: {e}", m.name),

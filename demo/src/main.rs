@@ -97,14 +97,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let window = fleet::history_window(Utc::now());
     println!("\n2. backfilling {}..{} for {} plants, a counter reading every {} min, into {}", window.0, window.1, fleet.plant.len(), cli.step_minutes, store.display());
     let readings = backfill(&fleet, window, cli.step_minutes, &store)?;
-    fleet::write_reference(&fleet, window, &centre.join("reference")).context("writing the reference files")?;
+    let config = fleet::write_analytics_inputs(&fleet, window, &centre, &cli.config_dir)
+        .with_context(|| format!("writing the reference files and the analytics config into {} (coefficients from {})", centre.display(), cli.config_dir.display()))?;
     // The live gateways' files go to the centre as a file sync would carry them.
     let shipped = ship(&gateways, &store)?;
     println!("  {readings} readings backfilled; {shipped} live files shipped from the gateways; reference files in {}", centre.join("reference").display());
 
     // 3. Accounts and leaders.
     println!("\n3. accounts and leader candidates over {}..{}", window.0, window.1);
-    let config = write_analytics_config(&centre, &cli.config_dir)?;
     let out = centre.join("report");
     let run = analytics::jobs::leaders(&config, None, Source::Parquet(Some(store.clone())), window.0, window.1, &out)?;
 
@@ -141,28 +141,32 @@ fn backfill(fleet: &Fleet, window: (chrono::NaiveDate, chrono::NaiveDate), step_
     anyhow::ensure!(step_minutes > 0, "--step-minutes must be positive");
     let writer = StoreWriter::open(store).with_context(|| format!("opening the store at {}", store.display()))?;
     let counters = fleet.history_counters();
-    let plain: Vec<_> = counters.iter().map(|(c, _)| c.clone()).collect();
-    let plants: std::collections::HashMap<String, &fleet::Plant> = counters.iter().map(|(c, p)| (c.enterprise.to_string(), *p)).collect();
     let from = window.0.and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
     let to = window.1.and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
     let started = Instant::now();
     let mut written = 0u64;
     let mut month = from.month();
     let mut batch = Vec::new();
-    meter_sim::history::generate(&plain, from, to, Duration::minutes(i64::from(step_minutes)), |day| {
-        batch.clear();
-        batch.extend(day.iter().filter(|r| plants.get(&r.enterprise.to_string()).is_some_and(|p| fleet::reports_at(p, window, r.time))).cloned());
-        if let Some(first) = day.first() {
-            if first.time.month() != month {
-                println!("  {} done: {written} readings, {:.1} s", (first.time - Duration::days(1)).format("%Y-%m"), started.elapsed().as_secs_f64());
-                month = first.time.month();
-            }
+    meter_sim::history::generate(&counters, from, to, Duration::minutes(i64::from(step_minutes)), |day| {
+        let Some(first) = day.first() else { return Ok(()) };
+        if first.time.month() != month {
+            println!("  {} done: {written} readings, {:.1} s", (first.time - Duration::days(1)).format("%Y-%m"), started.elapsed().as_secs_f64());
+            month = first.time.month();
         }
-        written += batch.len() as u64;
-        if batch.is_empty() {
+        // A batch is one UTC day, and a plant is silent for whole days: decide once per day.
+        let silent: Vec<&readings::EnterpriseId> = fleet.plant.iter().filter(|p| !fleet::reports_at(p, window, first.time)).map(|p| &p.id).collect();
+        let keep: &[readings::Reading] = if silent.is_empty() {
+            day
+        } else {
+            batch.clear();
+            batch.extend(day.iter().filter(|r| !silent.contains(&&r.enterprise)).cloned());
+            &batch
+        };
+        written += keep.len() as u64;
+        if keep.is_empty() {
             return Ok(());
         }
-        writer.write(&batch).map(|_| ())
+        writer.write(keep).map(|_| ())
     })
     .with_context(|| format!("writing the backfill into {}", store.display()))?;
     println!("  {} done: {written} readings, {:.1} s", (to - Duration::days(1)).format("%Y-%m"), started.elapsed().as_secs_f64());
@@ -191,22 +195,6 @@ fn ship(gateways: &[live::GatewayRun], store: &Path) -> anyhow::Result<usize> {
         }
     }
     Ok(n)
-}
-
-/// The analytics config for the demo's reference files, with the shipped coefficients and rules.
-fn write_analytics_config(centre: &Path, config_dir: &Path) -> anyhow::Result<PathBuf> {
-    let config_dir = std::fs::canonicalize(config_dir).with_context(|| format!("the config directory {}", config_dir.display()))?;
-    let text = format!(
-        "# Written by the demo.\n[reference]\nenterprises = \"reference/enterprises.csv\"\nmeters = \"reference/meters.csv\"\nproduction = \"reference/production.csv\"\n\
-         energy_coefficients = {:?}\nemission_factors = {:?}\ndata_quality = {:?}\nleaders = {:?}\n",
-        config_dir.join("coefficients/energy-gbt2589-2020.toml").display().to_string(),
-        config_dir.join("coefficients/emission-factors.toml").display().to_string(),
-        config_dir.join("data-quality.toml").display().to_string(),
-        config_dir.join("leaders").display().to_string(),
-    );
-    let path = centre.join("analytics.toml");
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
 }
 
 fn indent(text: &str) -> String {

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike as _, Duration, NaiveDate, Utc};
 use crate::history::HistoryCounter;
 use crate::model::{load_hours, noise};
 use readings::config_file::{parse_toml, ConfigError, ConfigErrors};
-use readings::{EnterpriseId, Measure, Medium, Quantity};
+use readings::{EnterpriseId, Medium, MeterId, Quantity};
 use serde::Deserialize;
 
 /// The fleet file.
@@ -37,7 +37,7 @@ pub struct MeterSet {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterSpec {
-    pub name: String,
+    pub name: MeterId,
     pub medium: Medium,
     pub role: Role,
     /// Boundary meters: consumption per product unit, in the counter's stored unit.
@@ -73,7 +73,7 @@ pub struct Plant {
     pub history_months: Option<u32>,
     pub outage_days: Option<Outage>,
     pub calibration_due: Option<NaiveDate>,
-    pub missing_area: Option<String>,
+    pub missing_area: Option<MeterId>,
     pub live: Option<Live>,
 }
 
@@ -182,44 +182,31 @@ impl Fleet {
         };
         set.meters
             .iter()
-            .filter(|m| plant.missing_area.as_deref() != Some(m.name.as_str()))
+            .filter(|m| plant.missing_area.as_ref() != Some(&m.name))
             .map(|m| (m, m.per_unit.map_or_else(|| m.share.unwrap_or(0.0) * boundary_rate(m.medium), |u| u * plant.intensity * plant.output_per_hour)))
             .collect()
     }
 
     /// The counters of the backfilled history of every plant.
-    pub fn history_counters(&self) -> Vec<(HistoryCounter, &Plant)> {
+    pub fn history_counters(&self) -> Vec<HistoryCounter> {
         let mut out = Vec::new();
         for plant in &self.plant {
             for (k, (m, rate)) in self.meters_of(plant).into_iter().enumerate() {
                 // Every plant and meter its own counter start, copies of a plant included.
                 let seed = plant.id.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b))) + k as u64;
-                out.push((
-                    HistoryCounter {
-                        enterprise: plant.id.clone(),
-                        site: SITE.parse().expect("a valid site id"),
-                        meter: m.name.parse().expect("meter names are checked ids"),
-                        medium: m.medium,
-                        quantity: Quantity::total(counter_measure(m.medium)),
-                        rated: rate,
-                        // A counter that has been running for a while, different per meter.
-                        start_value: (1000.0 + 9000.0 * (noise(seed, k, 0.0) + 1.0) / 2.0).round(),
-                    },
-                    plant,
-                ));
+                out.push(HistoryCounter {
+                    enterprise: plant.id.clone(),
+                    site: SITE.parse().expect("a valid site id"),
+                    meter: m.name.clone(),
+                    medium: m.medium,
+                    quantity: Quantity::total(m.medium.default_counter()),
+                    rated: rate,
+                    // A counter that has been running for a while, different per meter.
+                    start_value: (1000.0 + 9000.0 * (noise(seed, k, 0.0) + 1.0) / 2.0).round(),
+                });
             }
         }
         out
-    }
-}
-
-/// The counter each medium is accounted by (analytics' default counter).
-pub fn counter_measure(medium: Medium) -> Measure {
-    match medium {
-        Medium::Electricity => Measure::ActiveEnergyImport,
-        Medium::Coal | Medium::Coke => Measure::Mass,
-        Medium::Steam | Medium::Heat => Measure::HeatEnergy,
-        _ => Measure::Volume,
     }
 }
 
@@ -250,9 +237,29 @@ pub fn reports_at(plant: &Plant, window: (NaiveDate, NaiveDate), t: DateTime<Utc
     }
 }
 
+/// Writes what the analytics job needs to account for the fleet over `window` into `dir`:
+/// reference/{enterprises,meters,production}.csv and analytics.toml naming them and the
+/// coefficient, data-quality and leader-rule files under `config_dir` (the project's config/).
+/// Returns the analytics config's path.
+pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path, config_dir: &Path) -> std::io::Result<PathBuf> {
+    write_reference(fleet, window, &dir.join("reference"))?;
+    let config_dir = std::fs::canonicalize(config_dir)?;
+    let text = format!(
+        "# Written for a simulated fleet (meter_sim::fleet).\n[reference]\nenterprises = \"reference/enterprises.csv\"\nmeters = \"reference/meters.csv\"\nproduction = \"reference/production.csv\"\n\
+         energy_coefficients = {:?}\nemission_factors = {:?}\ndata_quality = {:?}\nleaders = {:?}\n",
+        config_dir.join("coefficients/energy-gbt2589-2020.toml").display().to_string(),
+        config_dir.join("coefficients/emission-factors.toml").display().to_string(),
+        config_dir.join("data-quality.toml").display().to_string(),
+        config_dir.join("leaders").display().to_string(),
+    );
+    let path = dir.join("analytics.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
 /// Writes enterprises.csv, meters.csv and production.csv for the fleet into `dir`; production
 /// follows the load shape of each month, with a few percent of month-to-month noise.
-pub fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) -> std::io::Result<()> {
+fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut enterprises = String::from("id,name,industry_code,region,grid_region,product_group,utc_offset\n");
     let mut meters = String::from("meter,enterprise,site,medium,role,accuracy_class,calibration_due,max_rate,resolution\n");
@@ -328,6 +335,28 @@ mod tests {
                 assert_eq!(area / boundary >= 0.95, !missing, "{} {medium}: {area} of {boundary}", plant.id);
             }
         }
+    }
+
+    #[test]
+    fn a_broken_fleet_file_names_the_key_and_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Fleet::load(&path).map(|_| ()).unwrap_err().to_string()
+        };
+        let plant = "[[plant]]\nid = \"91350100M000100Y43\"\nname = \"P\"\nregion = \"R\"\ngrid_region = \"east\"\nindustry_code = \"C3011\"\nproduction = 0\n";
+        let set = |meters: &str| format!("[[meter_set]]\nproduct_group = \"g\"\nproduct_unit = \"t\"\nvalue_per_unit = 1.0\nmeters = [{meters}]\n");
+        let good_plant = plant.replace("production = 0\n", "product_group = \"g\"\noutput_per_hour = 1.0\nintensity = 1.0\n");
+
+        let e = load(&(set(r#"{ name = "bad name", medium = "water", role = "boundary", per_unit = 1.0, class = 2.5 }"#) + &good_plant));
+        assert!(e.contains("fleet.toml") && e.contains("meter_set") && e.contains("' '"), "{e}");
+        let e = load(&(set(r#"{ name = "sub", medium = "water", role = "area", share = 0.5, class = 2.5 }"#) + &good_plant));
+        assert!(e.contains("meter_set[0].meters[0]: no boundary meter of water to take a share of"), "{e}");
+        let e = load(&(set(r#"{ name = "main", medium = "water", role = "boundary", share = 0.5, class = 2.5 }"#) + &good_plant));
+        assert!(e.contains("meter_set[0].meters[0]: a boundary meter needs a positive per_unit and no share"), "{e}");
+        let e = load(&(set(r#"{ name = "main", medium = "water", role = "boundary", per_unit = 1.0, class = 2.5 }"#) + &good_plant.replace("\"g\"\noutput", "\"h\"\noutput")));
+        assert!(e.contains("plant[0].product_group: no meter_set for h"), "{e}");
     }
 
     #[test]

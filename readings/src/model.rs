@@ -157,6 +157,20 @@ vocabulary!(
     }
 );
 
+impl Medium {
+    /// The counter a medium is accounted by unless a meter's register says otherwise: import
+    /// energy for electricity, heat for steam and hot water, volume for gases and water, mass for
+    /// solid and liquid fuels and CO2.
+    pub fn default_counter(self) -> Measure {
+        match self {
+            Medium::Electricity => Measure::ActiveEnergyImport,
+            Medium::Steam | Medium::Heat => Measure::HeatEnergy,
+            Medium::NaturalGas | Medium::Water | Medium::CompressedAir => Measure::Volume,
+            Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::Co2 => Measure::Mass,
+        }
+    }
+}
+
 impl Measure {
     /// The canonical unit every stored value of this measure is in.
     pub fn canonical_unit(self) -> Unit {

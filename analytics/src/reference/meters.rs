@@ -85,7 +85,7 @@ pub struct MeterInfo {
     /// step more than `max_rate` allows is still plausible over a short interval.
     pub resolution: f64,
     /// The counter the accounts take from this meter (a steam meter may count both mass and
-    /// heat); by default the medium's usual one, see [`default_counter`].
+    /// heat); by default the medium's usual one, see [`Medium::default_counter`].
     pub counter: Measure,
     /// Which row of a medium's coefficient table applies (a steam pressure class, a gas
     /// quality), when the table has several.
@@ -94,18 +94,6 @@ pub struct MeterInfo {
 
 const REQUIRED: &[&str] = &["meter", "enterprise", "site", "medium", "role", "accuracy_class", "calibration_due"];
 const OPTIONAL: &[&str] = &["rollover", "max_rate", "resolution", "counter", "variant"];
-
-/// The counter a medium is accounted by unless the register says otherwise: import energy for
-/// electricity, heat for steam and hot water, volume for gases and water, mass for solid and
-/// liquid fuels and CO2.
-pub fn default_counter(medium: Medium) -> Measure {
-    match medium {
-        Medium::Electricity => Measure::ActiveEnergyImport,
-        Medium::Steam | Medium::Heat => Measure::HeatEnergy,
-        Medium::NaturalGas | Medium::Water | Medium::CompressedAir => Measure::Volume,
-        Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::Co2 => Measure::Mass,
-    }
-}
 
 /// Reads `meters.csv`, keyed by (enterprise, meter); every enterprise must be in `enterprises`.
 pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Result<BTreeMap<(EnterpriseId, MeterId), MeterInfo>, Vec<ConfigError>> {
@@ -136,7 +124,7 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
         if let (Some(meter), Some(enterprise), Some(site), Some(medium), Some(role), Some(accuracy_class), Some(due), Some(rollover), Some(max_rate), Some(resolution)) =
             (meter, enterprise, site, medium, role, accuracy_class, due, rollover, max_rate, resolution)
         {
-            let counter = counter.flatten().unwrap_or_else(|| default_counter(medium));
+            let counter = counter.flatten().unwrap_or_else(|| medium.default_counter());
             let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site, medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant };
             if out.insert((enterprise, meter.clone()), info).is_some() {
                 row.problem("meter", format!("{} is listed twice for this enterprise", meter.as_str()));

@@ -242,10 +242,10 @@ impl Journal {
         let active_path = segments.back().map(|s| s.path.clone()).unwrap_or_default();
         let active = OpenOptions::new().append(true).open(&active_path).map_err(io(&active_path))?;
         recovery.segments = segments.len();
-        let min_cursor = cursors.values().copied().min().unwrap_or(next_seq);
+        let mut journal = Journal { dir: dir.to_owned(), config, segments, active, next_seq, durable: next_seq, cursors, dropped: 0, buf: Vec::new(), marks: VecDeque::new() };
+        let min_cursor = journal.slowest_cursor();
         recovery.records = next_seq.saturating_sub(min_cursor);
-        let marks = VecDeque::from([(min_cursor.min(next_seq), SystemTime::now())]);
-        let mut journal = Journal { dir: dir.to_owned(), config, segments, active, next_seq, durable: next_seq, cursors, dropped: 0, buf: Vec::new(), marks };
+        journal.marks.push_back((min_cursor.min(next_seq), SystemTime::now()));
         journal.delete_delivered()?;
         Ok((journal, recovery))
     }
@@ -302,7 +302,7 @@ impl Journal {
     /// How long ago the oldest reading some sink has not delivered was appended (to within a
     /// second); `None` when every sink is up to date.
     pub fn oldest_undelivered_age(&self) -> Option<Duration> {
-        let min = self.cursors.values().copied().min().unwrap_or(self.next_seq);
+        let min = self.slowest_cursor();
         if min >= self.next_seq {
             return None;
         }
@@ -383,8 +383,13 @@ impl Journal {
         self.delete_delivered()
     }
 
+    /// The next sequence number the slowest sink has not delivered.
+    fn slowest_cursor(&self) -> u64 {
+        self.cursors.values().copied().min().unwrap_or(self.next_seq)
+    }
+
     fn delete_delivered(&mut self) -> Result<(), JournalError> {
-        let min = self.cursors.values().copied().min().unwrap_or(self.next_seq);
+        let min = self.slowest_cursor();
         // Keep the last mark at or before the slowest cursor: it dates the oldest undelivered.
         while self.marks.len() > 1 && self.marks.get(1).is_some_and(|(seq, _)| *seq <= min) {
             self.marks.pop_front();
