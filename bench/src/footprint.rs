@@ -9,6 +9,26 @@ use std::time::Duration;
 use anyhow::Context as _;
 use meter_sim::{DeviceSpec, Simulator};
 
+/// The built-in profiles, each simulated meter takes the next.
+const PROFILES: [&str; 6] = ["eastron_sdm630", "chint_dtsu666", "schneider_iem3000", "acrel_adw300", "tuf2000m", "generic_vortex_steam"];
+
+/// Serves `devices` simulated meters, each on its own loopback port (a plant of Modbus TCP
+/// meters), all profiles in turn, from tasks of the current runtime; returns the collector's
+/// `[[modbus.devices]]` for them, polled every second.
+pub async fn simulated_plant(devices: usize) -> anyhow::Result<String> {
+    let specs: Vec<DeviceSpec> = PROFILES.iter().enumerate().map(|(i, p)| format!("{}={p}", i + 1).parse().map_err(anyhow::Error::msg)).collect::<anyhow::Result<_>>()?;
+    let sim = Arc::new(Simulator::new(&specs, 1, None, None).map_err(anyhow::Error::msg)?);
+    let mut text = String::new();
+    for i in 0..devices {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(meter_sim::serve(listener, Arc::clone(&sim), 0.0));
+        let k = i % PROFILES.len();
+        text.push_str(&format!("[[modbus.devices]]\nname = \"m{i:03}\"\nhost = \"127.0.0.1\"\nport = {port}\nunit = {}\nprofile = \"{}\"\ninterval = \"1s\"\n", k + 1, PROFILES[k]));
+    }
+    Ok(text)
+}
+
 pub fn run(devices: usize, seconds: u64, collector: Option<PathBuf>) -> anyhow::Result<()> {
     let collector = match collector {
         Some(c) => c,
@@ -19,23 +39,9 @@ pub fn run(devices: usize, seconds: u64, collector: Option<PathBuf>) -> anyhow::
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let dir = tempfile::tempdir()?;
-    let config = runtime.block_on(async {
-        let profiles = ["eastron_sdm630", "chint_dtsu666", "schneider_iem3000", "acrel_adw300", "tuf2000m", "generic_vortex_steam"];
-        let specs: Vec<DeviceSpec> = profiles.iter().enumerate().map(|(i, p)| format!("{}={p}", i + 1).parse().map_err(anyhow::Error::msg)).collect::<anyhow::Result<_>>()?;
-        let sim = Arc::new(Simulator::new(&specs, 1, None, None).map_err(anyhow::Error::msg)?);
-        let mut text = crate::collector_config_head(dir.path(), "10s");
-        // Each device its own address (a plant of Modbus TCP meters), all profiles in turn.
-        for i in 0..devices {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let port = listener.local_addr()?.port();
-            tokio::spawn(meter_sim::serve(listener, Arc::clone(&sim), 0.0));
-            let k = i % profiles.len();
-            text.push_str(&format!("[[modbus.devices]]\nname = \"m{i:03}\"\nhost = \"127.0.0.1\"\nport = {port}\nunit = {}\nprofile = \"{}\"\ninterval = \"1s\"\n", k + 1, profiles[k]));
-        }
-        let path = dir.path().join("collector.toml");
-        std::fs::write(&path, text)?;
-        anyhow::Ok(path)
-    })?;
+    let devices_toml = runtime.block_on(simulated_plant(devices))?;
+    let config = dir.path().join("collector.toml");
+    std::fs::write(&config, crate::collector_config_head(dir.path(), "10s") + &devices_toml)?;
     let child = Command::new(&collector).args(["run", "--config"]).arg(&config).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let pid = child.id();
     let mut samples = Vec::new();

@@ -2,6 +2,7 @@
 //! release (`cargo run --release -p bench -- <what>`); none of them is a pass/fail test.
 
 mod analytics_scale;
+mod compare;
 mod footprint;
 mod ingest;
 mod modbus;
@@ -75,6 +76,26 @@ enum What {
         #[arg(long)]
         collector: Option<PathBuf>,
     },
+    /// The same simulated plant polled every second by the collector, by a Python script on
+    /// pymodbus and paho-mqtt, and by Node-RED with node-red-contrib-modbus: readings per second,
+    /// CPU and memory of each. Needs Mosquitto; install the other two with
+    /// bench/compare/install.sh (a contender not installed is reported, not fatal).
+    Compare {
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// Seconds measured per contender, after the warm-up.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Seconds each contender runs before the measurement starts.
+        #[arg(long, default_value_t = 10)]
+        warmup: u64,
+        /// The collector binary (default: target/release/collector next to this one).
+        #[arg(long)]
+        collector: Option<PathBuf>,
+        /// Node-RED's install directory (default: target/compare/node-red).
+        #[arg(long)]
+        node_red: Option<PathBuf>,
+    },
     /// MQTT readings per second end to end (Mosquitto -> collector -> journal, fsync on) next to
     /// the same broker's raw delivery rate to `mosquitto_sub`, in the same run. Needs Mosquitto.
     Ingest {
@@ -95,6 +116,7 @@ fn main() -> std::process::ExitCode {
         What::AccountsChild { config, store, from, to, out } => analytics_scale::child(&config, &store, &from, &to, &out),
         What::Footprint { devices, seconds, collector } => footprint::run(devices, seconds, collector),
         What::Ingest { messages } => ingest::run(messages),
+        What::Compare { devices, seconds, warmup, collector, node_red } => compare::run(devices, seconds, warmup, collector, node_red),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ fn sample(count: u64) -> Vec<Reading> {
             quantity: Quantity::total(Measure::ActiveEnergyImport),
             rated: 50.0 + f64::from(i),
             start_value: 1000.0 * f64::from(i),
+            decimals: meter_sim::fleet::COUNTER_DECIMALS,
         })
         .collect();
     let from: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().expect("a time");

@@ -97,6 +97,9 @@ pub enum Live {
 /// The site every demo plant's meters are at.
 pub const SITE: &str = "works";
 
+/// Decimal digits of every simulated counter register (a resolution of 0.01 in meters.csv).
+pub const COUNTER_DECIMALS: i32 = 2;
+
 impl Fleet {
     /// Reads and checks the fleet file; every problem names the file and the key.
     pub fn load(path: &Path) -> Result<Fleet, ConfigErrors> {
@@ -203,6 +206,7 @@ impl Fleet {
                     rated: rate,
                     // A counter that has been running for a while, different per meter.
                     start_value: (1000.0 + 9000.0 * (noise(seed, k, 0.0) + 1.0) / 2.0).round(),
+                    decimals: COUNTER_DECIMALS,
                 });
             }
         }
@@ -284,7 +288,8 @@ fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) ->
                 Role::Area => "area",
             };
             let due = if m.role == Role::Boundary { plant.calibration_due.unwrap_or(far) } else { far };
-            let _ = writeln!(meters, "{},{},{SITE},{},{role},{},{due},{},0.01", m.name, plant.id, m.medium, m.class, (rate * 1.2).ceil());
+            let resolution = 10f64.powi(-COUNTER_DECIMALS);
+            let _ = writeln!(meters, "{},{},{SITE},{},{role},{},{due},{},{resolution}", m.name, plant.id, m.medium, m.class, (rate * 1.2).ceil());
         }
         let mut month = window.0;
         while month < window.1 {

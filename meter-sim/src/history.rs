@@ -20,12 +20,17 @@ pub struct HistoryCounter {
     pub rated: f64,
     /// The counter's value at the history's start.
     pub start_value: f64,
+    /// Decimal digits the meter's register shows (2 for a resolution of 0.01).
+    pub decimals: i32,
 }
 
 impl HistoryCounter {
-    /// The counter's value at `t` for a history that starts at `origin`.
+    /// The counter's value at `t` for a history that starts at `origin`, as the register shows
+    /// it: rounded to its resolution, the nearest double to that decimal.
     pub fn value_at(&self, origin: DateTime<Utc>, t: DateTime<Utc>) -> f64 {
-        self.start_value + self.rated * load_hours(origin, t)
+        let exact = self.start_value + self.rated * load_hours(origin, t);
+        let step = 10f64.powi(self.decimals);
+        (exact * step).round() / step
     }
 }
 
@@ -89,6 +94,7 @@ mod tests {
             quantity: Quantity::total(Measure::ActiveEnergyImport),
             rated,
             start_value: 1000.0,
+            decimals: 2,
         }
     }
 
@@ -116,7 +122,8 @@ mod tests {
         // 100 per hour, within what the last quarter hour could have added.
         let grown = last.value.unwrap() - 1000.0;
         assert!((grown - 0.55 * 100.0 * 168.0).abs() < 100.0 * 0.25, "{grown}");
-        assert_eq!(grown, 100.0 * load_hours(from, last.time));
+        assert!((grown - 100.0 * load_hours(from, last.time)).abs() <= 0.005, "rounded to the register's 0.01");
+        assert_eq!(last.value, Some((last.value.unwrap() * 100.0).round() / 100.0));
     }
 
     #[test]

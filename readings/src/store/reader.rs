@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
-use super::schema::COLUMNS;
+use super::schema::{decimal_value, COLUMNS, MAX_SCALE};
 use super::{partition_name, StoreError};
 use crate::model::Reading;
 
@@ -30,7 +30,7 @@ pub fn partitions_in_range(root: &Path, from: DateTime<Utc>, to: DateTime<Utc>) 
     out
 }
 
-/// Every reading with `from <= time < to`, in file order (sorted by series and time within a file).
+/// Every reading with `from <= time < to`, in file order (grouped by series, each in time order).
 pub fn read_range(root: &Path, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Reading>, StoreError> {
     let mut out = Vec::new();
     for dir in partitions_in_range(root, from, to) {
@@ -54,7 +54,8 @@ fn read_file(path: &Path, from: DateTime<Utc>, to: DateTime<Utc>, out: &mut Vec<
     for (n, row) in rows.enumerate() {
         let row = row.map_err(StoreError::parquet(path))?;
         let cells: Vec<&Field> = row.get_column_iter().map(|(_, f)| f).collect();
-        if cells.len() != COLUMNS.len() {
+        // Files from before the decimal columns have the first ten.
+        if cells.len() != COLUMNS.len() && cells.len() != 10 {
             return Err(bad(path, n, "*", format!("{} columns, expected {}", cells.len(), COLUMNS.len())));
         }
         let time = match cells[0] {
@@ -65,10 +66,15 @@ fn read_file(path: &Path, from: DateTime<Utc>, to: DateTime<Utc>, out: &mut Vec<
         if time < from || time >= to {
             continue;
         }
-        let value = match cells[8] {
-            Field::Double(v) => Some(*v),
-            Field::Null => None,
-            other => return Err(bad(path, n, "value", format!("expected a double, found {other:?}"))),
+        let decimal = match (cells.get(10), cells.get(11)) {
+            (Some(Field::Long(m)), Some(Field::Int(s))) if (0..=MAX_SCALE as i32).contains(s) => Some(decimal_value(*m, *s as u32)),
+            (None | Some(Field::Null), None | Some(Field::Null)) => None,
+            (m, s) => return Err(bad(path, n, "value_mantissa", format!("expected a mantissa and a scale of 0..={MAX_SCALE}, found {m:?} and {s:?}"))),
+        };
+        let value = match (cells[8], decimal) {
+            (Field::Null, decimal) => decimal,
+            (Field::Double(v), None) => Some(*v),
+            (other, _) => return Err(bad(path, n, "value", format!("expected a double or a decimal, found {other:?} and {decimal:?}"))),
         };
         // Text columns by their index in COLUMNS, parsed into their types.
         macro_rules! parsed {

@@ -5,10 +5,12 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+use std::sync::Arc;
 
-use super::schema::{properties, schema, COLUMNS};
+use super::schema::{mantissa, properties, schema, schema_without_decimals, series_scale, COLUMNS};
 use super::{partition_name, StoreError};
 use crate::model::Reading;
 
@@ -56,6 +58,7 @@ impl StoreWriter {
                 (&a.enterprise, &a.site, &a.meter, a.quantity, a.time)
                     .cmp(&(&b.enterprise, &b.site, &b.meter, b.quantity, b.time))
             });
+            let rows = series_by_first_value(&rows);
             let dir = self.root.join(partition_name(day));
             let created = !dir.exists();
             fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
@@ -66,7 +69,7 @@ impl StoreWriter {
                 self.seq.fetch_add(1, Ordering::Relaxed)
             );
             let tmp = self.tmp.join(format!("{name}{TMP_SUFFIX}"));
-            write_file(&tmp, &rows)?;
+            write_file(&tmp, &rows, schema(), decimal_scales(&rows))?;
             let dest = dir.join(&name);
             fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
             sync_dir(&dir)?;
@@ -83,10 +86,19 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::io(dir))
 }
 
-fn write_file(path: &Path, rows: &[&Reading]) -> Result<(), StoreError> {
+/// Writes `rows` to `path` in the layout of store files before the decimal value columns (every
+/// value a double), for tests that readers still read them.
+#[doc(hidden)]
+pub fn write_file_without_decimals(path: &Path, rows: &[Reading]) -> Result<(), StoreError> {
+    let rows: Vec<&Reading> = rows.iter().collect();
+    write_file(path, &rows, schema_without_decimals(), vec![None; rows.len()])
+}
+
+/// Writes one file; `scales` holds each row's decimal scale (see [`decimal_scales`]).
+fn write_file(path: &Path, rows: &[&Reading], schema: Arc<Type>, scales: Vec<Option<u32>>) -> Result<(), StoreError> {
     let file = File::create(path).map_err(StoreError::io(path))?;
     let perr = StoreError::parquet;
-    let mut writer = SerializedFileWriter::new(file, schema(), properties()).map_err(perr(path))?;
+    let mut writer = SerializedFileWriter::new(file, schema, properties()).map_err(perr(path))?;
     let mut group = writer.next_row_group().map_err(perr(path))?;
     let mut index = 0;
     while let Some(mut column) = group.next_column().map_err(perr(path))? {
@@ -96,9 +108,22 @@ fn write_file(path: &Path, rows: &[&Reading]) -> Result<(), StoreError> {
                 column.typed::<Int64Type>().write_batch(&v, None, None)
             }
             "value" => {
-                let present: Vec<f64> = rows.iter().filter_map(|r| r.value).collect();
-                let levels: Vec<i16> = rows.iter().map(|r| i16::from(r.value.is_some())).collect();
+                let doubles = || rows.iter().zip(&scales).map(|(r, s)| r.value.filter(|_| s.is_none()));
+                let present: Vec<f64> = doubles().flatten().collect();
+                let levels: Vec<i16> = doubles().map(|v| i16::from(v.is_some())).collect();
                 column.typed::<DoubleType>().write_batch(&present, Some(&levels), None)
+            }
+            "value_mantissa" => {
+                let decimals = || rows.iter().zip(&scales).map(|(r, s)| Some(mantissa(r.value?, (*s)?).expect("checked by series_scale")));
+                let present: Vec<i64> = decimals().flatten().collect();
+                let levels: Vec<i16> = decimals().map(|v| i16::from(v.is_some())).collect();
+                column.typed::<Int64Type>().write_batch(&present, Some(&levels), None)
+            }
+            "value_scale" => {
+                let kept = || rows.iter().zip(&scales).map(|(r, s)| r.value.and(*s));
+                let present: Vec<i32> = kept().flatten().map(|s| s as i32).collect();
+                let levels: Vec<i16> = kept().map(|v| i16::from(v.is_some())).collect();
+                column.typed::<Int32Type>().write_batch(&present, Some(&levels), None)
             }
             name => {
                 let v: Vec<ByteArray> = rows.iter().map(|r| ByteArray::from(text_column(r, name).as_str())).collect();
@@ -112,6 +137,47 @@ fn write_file(path: &Path, rows: &[&Reading]) -> Result<(), StoreError> {
     group.close().map_err(perr(path))?;
     let file = writer.into_inner().map_err(perr(path))?;
     file.sync_all().map_err(StoreError::io(path))
+}
+
+/// Series ranges of rows sorted by series: `(start, end)` of each run of one series.
+fn series_runs(rows: &[&Reading]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let first = rows[start];
+        let same = |r: &&&Reading| r.enterprise == first.enterprise && r.site == first.site && r.meter == first.meter && r.quantity == first.quantity;
+        let end = start + rows[start..].iter().take_while(same).count();
+        runs.push((start, end));
+        start = end;
+    }
+    runs
+}
+
+/// Puts the series of rows sorted by series in the order of their first value (series without
+/// a value first), each series still in time order. The delta encoding takes one minimum per
+/// block of 128 values, and a block nearly always spans two series of a day: a big downward
+/// step from one series to the next would widen every value of the block, an upward step in
+/// value order widens only its own 32. On a day of 363 counters this halved the value column.
+fn series_by_first_value<'a>(rows: &[&'a Reading]) -> Vec<&'a Reading> {
+    let mut runs = series_runs(rows);
+    let first = |&(start, end): &(usize, usize)| rows[start..end].iter().find_map(|r| r.value);
+    runs.sort_by(|a, b| match (first(a), first(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    });
+    runs.into_iter().flat_map(|(start, end)| rows[start..end].iter().copied()).collect()
+}
+
+/// For each row, the decimal scale its series is stored with, or `None` where the series' values
+/// stay doubles. One scale per series and file keeps the mantissas of a counter in step, so
+/// their deltas stay small. Rows are grouped by series.
+fn decimal_scales(rows: &[&Reading]) -> Vec<Option<u32>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (start, end) in series_runs(rows) {
+        let scale = series_scale(rows[start..end].iter().filter_map(|r| r.value));
+        out.extend(std::iter::repeat_n(scale, end - start));
+    }
+    out
 }
 
 fn text_column(r: &Reading, name: &str) -> String {
