@@ -203,12 +203,12 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 fn measure(mut child: Child, runtime: &tokio::runtime::Runtime, warmup: u64, seconds: u64, count: &dyn Fn() -> anyhow::Result<u64>) -> anyhow::Result<Figures> {
     let pid = child.id();
     let outcome = (|| {
-        runtime.block_on(tokio::time::sleep(Duration::from_secs(warmup)));
+        runtime.block_on(async { tokio::time::sleep(Duration::from_secs(warmup)).await });
         anyhow::ensure!(child.try_wait()?.is_none(), "exited during the warm-up");
         let (cpu0, n0, t0) = (cpu_seconds(pid)?, count()?, Instant::now());
         let mut rss: BTreeMap<u64, f64> = BTreeMap::new();
         for s in 0..seconds {
-            runtime.block_on(tokio::time::sleep(Duration::from_secs(1)));
+            runtime.block_on(async { tokio::time::sleep(Duration::from_secs(1)).await });
             rss.insert(s, crate::memory_mib(pid).1);
         }
         let (cpu1, n1, elapsed) = (cpu_seconds(pid)?, count()?, t0.elapsed().as_secs_f64());

@@ -41,7 +41,7 @@ pub fn point_value(point: &Point, raw: f64, scale_register: Option<f64>) -> (Opt
             ScaleMode::Multiply => reg,
         };
     }
-    v = v * point.scale + point.offset;
+    v = readings::apply_scale(v, point.scale) + point.offset;
     if !v.is_finite() {
         return (None, Quality::OutOfRange);
     }

@@ -222,7 +222,7 @@ impl Subscription {
             .zip(values)
             .map(|(f, raw)| {
                 let canonical = f.quantity.canonical_unit();
-                let v = f.unit.convert(raw * f.scale, canonical).unwrap_or(f64::NAN);
+                let v = f.unit.convert(readings::apply_scale(raw, f.scale), canonical).unwrap_or(f64::NAN);
                 let (value, quality) = if v.is_finite() { (Some(v), Quality::Good) } else { (None, Quality::OutOfRange) };
                 Reading {
                     time,
