@@ -36,10 +36,11 @@ impl Identity {
 pub fn point_value(point: &Point, raw: f64, scale_register: Option<f64>) -> (Option<f64>, Quality) {
     let mut v = raw;
     if let (Some((_, mode, exponent_offset)), Some(reg)) = (point.scale_from, scale_register) {
-        v *= match mode {
+        let factor = match mode {
             ScaleMode::Pow10 => 10f64.powf(reg + f64::from(exponent_offset)),
             ScaleMode::Multiply => reg,
         };
+        v = readings::apply_scale(v, factor);
     }
     v = readings::apply_scale(v, point.scale) + point.offset;
     if !v.is_finite() {

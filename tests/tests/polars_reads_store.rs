@@ -26,4 +26,14 @@ fn analytics_summary_counts_what_the_collector_stored() {
     let cols: Vec<&str> = volume.split_whitespace().collect();
     let missing = stored.iter().filter(|r| r.meter.as_str() == "water" && r.quantity.to_string() == "volume" && r.value.is_none()).count();
     assert_eq!(cols[4], missing.to_string(), "{volume}");
+    // Every series: its readings and those without a value, however the store encoded the
+    // values (decimal mantissas or doubles), as the store's reader counts them.
+    for row in stdout.lines().filter(|l| l.starts_with("incomer ") || l.starts_with("water ")) {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let of_series: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == cols[0] && r.quantity.to_string() == cols[1]).collect();
+        assert_eq!(cols[3], of_series.len().to_string(), "{row}");
+        assert_eq!(cols[4], of_series.iter().filter(|r| r.value.is_none()).count().to_string(), "{row}");
+    }
+    let decimal = stored.iter().filter(|r| r.meter.as_str() == "water" && r.value.is_some_and(|v| v == (v * 1000.0).round() / 1000.0)).count();
+    assert!(decimal > 0, "the water meter's scaled integer registers give short decimals, stored as mantissas");
 }

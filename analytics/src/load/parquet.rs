@@ -16,7 +16,8 @@ use super::{usable, CounterReadings, CONSUMPTION_QUANTITIES};
 /// reading. A year of 100 M readings is 2 M rows a slice.
 const SLICE_DAYS: i64 = 7;
 
-/// Scans every partition of the store lazily; `date` comes from the hive path.
+/// Scans every partition of the store lazily; `date` comes from the hive path, and `value` is
+/// the reading's value however the file stored it ([`value_expr`]).
 pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
     anyhow::ensure!(store.is_dir(), "{} is not a directory; pass the store's root (<data_dir>/readings)", store.display());
     // Only complete files: the writer's temporary files live under .tmp/ with another extension.
@@ -29,7 +30,8 @@ pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
         allow_missing_columns: true,
         ..Default::default()
     };
-    LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args).map_err(|e| anyhow::anyhow!("scanning {pattern}: {e}"))
+    let scan = LazyFrame::scan_parquet(PlRefPath::new(pattern.as_str()), args).map_err(|e| anyhow::anyhow!("scanning {pattern}: {e}"))?;
+    Ok(scan.with_column(value_expr().alias("value")))
 }
 
 /// The columns of a store file as polars reads them (readings::store's schema).
@@ -114,7 +116,7 @@ pub fn counters_query(store: &Path, from: DateTime<Utc>, to: DateTime<Utc>, ente
             col("unit"),
             col("quality"),
             col("time").cast(DataType::Int64).alias("time"),
-            value_expr().alias("value"),
+            col("value"),
         ])
         .group_by([col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")])
         .agg([

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
-use std::sync::Arc;
 
 use super::schema::{mantissa, properties, schema, schema_without_decimals, series_scale, COLUMNS};
 use super::{partition_name, StoreError};
@@ -159,13 +159,12 @@ fn series_runs(rows: &[&Reading]) -> Vec<(usize, usize)> {
 /// step from one series to the next would widen every value of the block, an upward step in
 /// value order widens only its own 32. On a day of 363 counters this halved the value column.
 fn series_by_first_value<'a>(rows: &[&'a Reading]) -> Vec<&'a Reading> {
-    let mut runs = series_runs(rows);
-    let first = |&(start, end): &(usize, usize)| rows[start..end].iter().find_map(|r| r.value);
-    runs.sort_by(|a, b| match (first(a), first(b)) {
+    let mut runs: Vec<(Option<f64>, usize, usize)> = series_runs(rows).into_iter().map(|(start, end)| (rows[start..end].iter().find_map(|r| r.value), start, end)).collect();
+    runs.sort_by(|a, b| match (a.0, b.0) {
         (Some(x), Some(y)) => x.total_cmp(&y),
         (x, y) => x.is_some().cmp(&y.is_some()),
     });
-    runs.into_iter().flat_map(|(start, end)| rows[start..end].iter().copied()).collect()
+    runs.into_iter().flat_map(|(_, start, end)| rows[start..end].iter().copied()).collect()
 }
 
 /// For each row, the decimal scale its series is stored with, or `None` where the series' values
