@@ -127,7 +127,7 @@ pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
             let findings: Vec<_> = window.finding_list.iter().filter(|f| media.contains(&f.medium)).cloned().collect();
             let window_quality = quality::graded(quality::evidence_for(&window.meters, Some(&media))?, &findings, &job.reference.quality)?;
             let monthly_quality = quality::evidence_for(&monthly.meters, Some(&media))?;
-            let facts = leaders::facts(&window.accounts, &window_quality, &monthly_quality, &job.reference)?;
+            let facts = leaders::facts(&window.accounts, &window_quality, &monthly.accounts, &monthly_quality, &job.reference)?;
             results.push(leaders::select(programme, &group.product_group, &facts, &grades));
         }
     }

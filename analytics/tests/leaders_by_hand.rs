@@ -52,6 +52,7 @@ fn facts(e: &str, group: &str, kgce: Option<f64>, production: Option<f64>, co2: 
         findings: 0,
         meters_past_calibration: 0,
         has_data: true,
+        unreported_months: Vec::new(),
     }
 }
 
@@ -160,9 +161,10 @@ fn each_gate_failing_alone_excludes_exactly_that_enterprise() {
     assert!(select(&strict, "clinker", &base(), &GRADES).assessments.iter().all(|a| a.eligible()), "the base group passes every gate");
 
     type Breaker = fn(&mut Facts);
-    let cases: [(&str, Breaker, &str); 10] = [
+    let cases: [(&str, Breaker, &str); 11] = [
         ("readings", |f| f.has_data = false, "no boundary readings in the window"),
         ("production", |f| f.kgce_per_unit = None, "no kgce_per_unit: production or output value missing or zero, or no readings of its medium"),
+        ("unreported production", |f| f.unreported_months = vec!["2025-03".into(), "2025-07".into()], "no production reported for 2025-03 2025-07, month(s) with metered use: no kgce_per_unit over part of the output"),
         ("months", |f| f.monthly_coverage[..3].fill(0.89), "9 month(s) with data (at least 10 at 90% coverage required)"),
         ("grade", |f| f.grade = "C".into(), "data-quality grade C (B or better required)"),
         ("calibration", |f| f.meters_past_calibration = 1, "1 boundary meter(s) past calibration"),

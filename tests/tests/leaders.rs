@@ -21,6 +21,9 @@ const PLANTS: [(&str, f64, Option<f64>); 6] = [
 /// Registered, with a boundary meter that never sent a reading.
 const SILENT: &str = "91110000MA00000077";
 
+/// Metered both months, production reported for November only.
+const PARTIAL: (&str, f64) = ("91420100MA4K00006B", 420.0);
+
 fn write_reference(dir: &Path) -> std::path::PathBuf {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
     let mut enterprises = String::from("id,name,industry_code,region,grid_region,product_group\n");
@@ -36,6 +39,9 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
         }
     }
     enterprises.push_str(&format!("{SILENT},Silent Plant,C3011,Beijing,north,cement_clinker\n"));
+    enterprises.push_str(&format!("{},Partial Plant,C3011,Hubei,central,cement_clinker\n", PARTIAL.0));
+    meters.push_str(&format!("incomer,{},plant,electricity,boundary,0.5,2030-01-01,2000\n", PARTIAL.0));
+    production.push_str(&format!("{},2026-11,cement_clinker,4000,t,120\n", PARTIAL.0));
     meters.push_str(&format!("incomer,{SILENT},plant,electricity,boundary,0.5,2030-01-01,2000\n"));
     production.push_str(&format!("{SILENT},2026-11,cement_clinker,4000,t,120\n"));
     let rules = "product_group = \"cement_clinker\"\n\
@@ -64,7 +70,7 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
 fn readings() -> Vec<Reading> {
     let start: DateTime<Utc> = "2026-10-30T00:00:00Z".parse().unwrap();
     let mut out = Vec::new();
-    for (id, kw, _) in PLANTS {
+    for (id, kw) in PLANTS.iter().map(|(id, kw, _)| (*id, *kw)).chain([PARTIAL]) {
         for i in 0..(65 * 96) {
             out.push(Reading {
                 time: start + chrono::Duration::minutes(15 * i),
@@ -115,13 +121,15 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
     assert!(line("91310000MA1K00003F").contains("8.996") && line("91310000MA1K00003F").contains("CANDIDATE"));
     assert!(line("91330100MA2H000054").contains("10.121") && line("91330100MA2H000054").contains("CANDIDATE"));
     assert!(line("91430100MA4L00000F").contains("eligible") && !line("91430100MA4L00000F").contains("CANDIDATE"));
-    assert!(line("91350100M000100Y43").contains("excluded: no kgce_per_unit: production or output value missing or zero, or no readings of its medium"));
+    assert!(line("91350100M000100Y43").contains("excluded: no production reported for 2026-11 2026-12, month(s) with metered use"), "{stdout}");
     assert!(line(SILENT).contains("excluded: no boundary readings in the window"), "{stdout}");
-    assert!(stdout.contains("cement_clinker / energy: 7 enterprises, 5 eligible, 2 selected"), "{stdout}");
+    // Half its output over all its use would look like twice the intensity: no indicator at all.
+    assert!(line(PARTIAL.0).contains("excluded: no production reported for 2026-12, month(s) with metered use: no kgce_per_unit over part of the output"), "{stdout}");
+    assert!(stdout.contains("cement_clinker / energy: 8 enterprises, 5 eligible, 2 selected"), "{stdout}");
     // The plants meter no water: the water programme judges their water metering (none), not
     // their electricity, so no one is eligible and the reasons say why.
     let water = stdout.split("cement_clinker / water:").nth(1).unwrap_or_else(|| panic!("no water programme:\n{stdout}"));
-    assert!(water.starts_with(" 7 enterprises, 0 eligible, 0 selected"), "{water}");
+    assert!(water.starts_with(" 8 enterprises, 0 eligible, 0 selected"), "{water}");
     let plant = water.lines().find(|l| l.contains("91310000MA1K00003F")).unwrap();
     assert!(plant.contains("no water_m3_per_unit") && plant.contains("0 month(s) with data") && plant.contains("data-quality grade -"), "{plant}");
 

@@ -15,10 +15,19 @@ use crate::reference::Reference;
 pub use rules::{GroupRules, Programme, ProgrammeRules};
 pub use select::{select, Assessment, Facts, GroupResult, Placement};
 
-/// One enterprise's facts from the window's accounts and quality tables and the monthly quality
-/// table (its coverage per month); enterprises of the register without any row get facts that
-/// say they had no data, so they are listed as excluded rather than left out.
-pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_quality: &DataFrame, reference: &Reference) -> PolarsResult<Vec<Facts>> {
+/// One enterprise's facts from the window's accounts and quality tables, the monthly accounts
+/// (months with metered use but no production) and the monthly quality table (its coverage per
+/// month); enterprises of the register without any row get facts that say they had no data, so
+/// they are listed as excluded rather than left out.
+pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_accounts: &DataFrame, monthly_quality: &DataFrame, reference: &Reference) -> PolarsResult<Vec<Facts>> {
+    // CO2 is summed over every boundary counter: a month has it when any had data.
+    let mut unreported: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (me, mp) = (strings(monthly_accounts, "enterprise")?, strings(monthly_accounts, "period")?);
+    for ((e, period), (production, co2)) in me.into_iter().zip(mp).zip(numbers(monthly_accounts, "production")?.into_iter().zip(numbers(monthly_accounts, "co2_t")?)) {
+        if co2.is_some() && production.is_none() {
+            unreported.entry(e).or_default().push(period);
+        }
+    }
 
     let mut monthly: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (e, c) in strings(monthly_quality, "enterprise")?.into_iter().zip(numbers(monthly_quality, "coverage")?) {
@@ -58,6 +67,7 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_qu
             meters_past_calibration: past,
             // CO2 is summed over every boundary counter: it is empty only when none had data.
             has_data: cols[8][i].is_some(),
+            unreported_months: unreported.get(&ent[i]).cloned().unwrap_or_default(),
         });
     }
     for (id, e) in &reference.enterprises {
@@ -80,6 +90,7 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_qu
                 findings: 0,
                 meters_past_calibration: 0,
                 has_data: false,
+                unreported_months: Vec::new(),
             });
         }
     }

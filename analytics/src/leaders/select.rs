@@ -31,11 +31,17 @@ pub struct Facts {
     pub meters_past_calibration: u32,
     /// Whether any boundary meter had readings in the window.
     pub has_data: bool,
+    /// Months of the window with metered use but no production reported: the window's
+    /// indicators would divide its use by part of its output, so it has none.
+    pub unreported_months: Vec<String>,
 }
 
 impl Facts {
-    /// The value of `indicator`.
+    /// The value of `indicator`; none while production is missing for a month with metered use.
     pub fn indicator(&self, indicator: Indicator) -> Option<f64> {
+        if !self.unreported_months.is_empty() {
+            return None;
+        }
         match indicator {
             Indicator::KgcePerUnit => self.kgce_per_unit,
             Indicator::TcePer10kCny => self.tce_per_10k_cny,
@@ -159,6 +165,8 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
             let mut failed = Vec::new();
             if !f.has_data {
                 failed.push("no boundary readings in the window".to_owned());
+            } else if !f.unreported_months.is_empty() {
+                failed.push(format!("no production reported for {}, month(s) with metered use: no {} over part of the output", f.unreported_months.join(" "), rules.indicator.column()));
             } else if value.is_none() {
                 failed.push(format!("no {}: production or output value missing or zero, or no readings of its medium", rules.indicator.column()));
             }
