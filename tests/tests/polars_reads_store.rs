@@ -6,9 +6,13 @@ use e2e::{bin, device, run_collector, write_config, Sim};
 
 #[test]
 fn analytics_summary_counts_what_the_collector_stored() {
-    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=0.3"]);
+    let sim = Sim::start(&["--device", "1=eastron_sdm630", "--device", "2=tuf2000m:exceptions=0.3", "--device", "3=acrel_adw300"]);
     let dir = tempfile::tempdir().unwrap();
-    let devices = [device("incomer", sim.port(), 1, "eastron_sdm630", "1s", ""), device("water", sim.port(), 2, "tuf2000m", "1s", "")];
+    let devices = [
+        device("incomer", sim.port(), 1, "eastron_sdm630", "1s", ""),
+        device("water", sim.port(), 2, "tuf2000m", "1s", ""),
+        device("kiln", sim.port(), 3, "acrel_adw300", "1s", ""),
+    ];
     let config = write_config(dir.path(), "max_age = \"1s\"", &devices);
     assert!(run_collector(&config, "3500ms").status.success());
 
@@ -19,7 +23,7 @@ fn analytics_summary_counts_what_the_collector_stored() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     println!("{stdout}");
 
-    let series = 16 + 2;
+    let series = 16 + 2 + 1;
     assert!(stdout.contains(&format!("{series} series, {} readings", stored.len())), "{stdout}");
     // The water meter's failed polls are rows without a value, counted per series.
     let volume = stdout.lines().find(|l| l.starts_with("water") && l.contains(" volume ")).expect("a volume row");
@@ -28,12 +32,14 @@ fn analytics_summary_counts_what_the_collector_stored() {
     assert_eq!(cols[4], missing.to_string(), "{volume}");
     // Every series: its readings and those without a value, however the store encoded the
     // values (decimal mantissas or doubles), as the store's reader counts them.
-    for row in stdout.lines().filter(|l| l.starts_with("incomer ") || l.starts_with("water ")) {
+    for row in stdout.lines().filter(|l| ["incomer ", "water ", "kiln "].iter().any(|m| l.starts_with(m))) {
         let cols: Vec<&str> = row.split_whitespace().collect();
         let of_series: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == cols[0] && r.quantity.to_string() == cols[1]).collect();
         assert_eq!(cols[3], of_series.len().to_string(), "{row}");
         assert_eq!(cols[4], of_series.iter().filter(|r| r.value.is_none()).count().to_string(), "{row}");
     }
-    let decimal = stored.iter().filter(|r| r.meter.as_str() == "water" && r.value.is_some_and(|v| v == (v * 1000.0).round() / 1000.0)).count();
-    assert!(decimal > 0, "the water meter's scaled integer registers give short decimals, stored as mantissas");
+    // The Acrel meter's energy register is an integer times 0.01: short decimals, stored as
+    // mantissas, and counted above like the doubles.
+    let kiln: Vec<f64> = stored.iter().filter(|r| r.meter.as_str() == "kiln").filter_map(|r| r.value).collect();
+    assert!(!kiln.is_empty() && kiln.iter().all(|v| *v == (v * 100.0).round() / 100.0), "{kiln:?}");
 }
