@@ -2,14 +2,14 @@
 # Installs what the comparison contenders need, outside the git tree:
 #   - Debian's python3-pymodbus and python3-paho-mqtt for /usr/bin/python3 (apt, only if missing)
 #   - Node-RED and node-red-contrib-modbus, pinned by node-red/package.json and package-lock.json,
-#     with `npm ci` into DIR (default: /work/main/target/compare/node-red, git-ignored)
+#     with `npm ci` into DIR (default: target/compare/node-red in this workspace, git-ignored)
 # Usage: install.sh [DIR]
 # Afterwards Node-RED is DIR/node_modules/.bin/node-red. Re-running with an unchanged lock file and
 # an installed node_modules does nothing.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-dir=${1:-/work/main/target/compare/node-red}
+dir=${1:-$here/../../target/compare/node-red}
 
 missing=""
 for pkg in python3-pymodbus python3-paho-mqtt; do
