@@ -13,14 +13,9 @@ use chrono::{Duration, NaiveDate};
 use meter_sim::fleet::{self, Fleet};
 use readings::store::StoreWriter;
 
-/// The demo fleet file, from the workspace root or the bench crate.
+/// The demo fleet file.
 fn fleet_file() -> PathBuf {
-    let here = Path::new("config/demo/fleet.toml");
-    if here.exists() {
-        here.to_owned()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/demo/fleet.toml")
-    }
+    crate::workspace_root().join("config/demo/fleet.toml")
 }
 
 pub fn run(readings: u64, dir: Option<PathBuf>) -> anyhow::Result<()> {

@@ -30,7 +30,7 @@ struct Figures {
 
 pub fn run(devices: usize, seconds: u64, warmup: u64, collector: Option<PathBuf>, node_red: Option<PathBuf>) -> anyhow::Result<()> {
     let collector = collector.unwrap_or_else(|| std::env::current_exe().map(|e| e.with_file_name("collector")).unwrap_or_default());
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let node_red = node_red.unwrap_or_else(|| root.join(NODE_RED_DIR));
     let dir = tempfile::tempdir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -84,15 +84,6 @@ pub fn run(devices: usize, seconds: u64, warmup: u64, collector: Option<PathBuf>
     println!("(CPU %: of one core; {values_per_cycle} readings/s is every value of every meter each second)");
     println!("machine: {}", crate::machine());
     Ok(())
-}
-
-/// The workspace root: the current directory when it holds bench/, else above this crate.
-fn workspace_root() -> PathBuf {
-    if Path::new("bench/compare").is_dir() {
-        PathBuf::from(".")
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-    }
 }
 
 /// The collector's requests for every device as the contenders' devices JSON
@@ -173,7 +164,7 @@ fn start_node_red(install: &Path, plan: &Path, work: &Path) -> anyhow::Result<Ch
     let flows = work.join("flows.json");
     let user_dir = work.join("node-red-user");
     std::fs::create_dir_all(&user_dir)?;
-    let generate = Command::new("node").arg(workspace_root().join("bench/compare/node-red/gen-flow.js")).arg(plan).arg(&flows).env("NODE_PATH", install.join("node_modules")).output().context("node gen-flow.js")?;
+    let generate = Command::new("node").arg(crate::workspace_root().join("bench/compare/node-red/gen-flow.js")).arg(plan).arg(&flows).env("NODE_PATH", install.join("node_modules")).output().context("node gen-flow.js")?;
     anyhow::ensure!(generate.status.success(), "gen-flow.js: {}", String::from_utf8_lossy(&generate.stderr));
     let port = crate::ingest::free_port()?;
     Command::new("node")

@@ -127,6 +127,16 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// The workspace root (config/, bench/compare/): the current directory when it holds them, else
+/// above this crate's sources.
+pub fn workspace_root() -> PathBuf {
+    if std::path::Path::new("config/demo").is_dir() && std::path::Path::new("bench/compare").is_dir() {
+        PathBuf::from(".")
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+}
+
 /// A machine line for the figures: CPU model, cores, memory.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))).unwrap_or_default();

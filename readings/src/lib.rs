@@ -11,4 +11,4 @@ pub mod units;
 
 pub use ids::{uscc_check_char, EnterpriseId, IdError, MeterId, SiteId};
 pub use model::{Kind, Measure, Medium, ParseError, Phase, Quality, Quantity, Reading};
-pub use units::{apply_scale, Dimension, Unit, UnitError};
+pub use units::{apply_scale, Dimension, Unit, UnitError, POW10};

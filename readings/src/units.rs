@@ -168,6 +168,10 @@ impl<'de> Deserialize<'de> for Unit {
     }
 }
 
+/// The powers of ten 10^0 to 10^9, each exactly a double: dividing by one of them is a single
+/// correctly rounded operation, which scaling and the store's decimals rely on.
+pub const POW10: [f64; 10] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
 /// `value x scale`; when `scale` is a power of ten below one (0.1, 0.01, ... 1e-9) the value is
 /// divided by its inverse instead, which gives the double nearest to the decimal a register
 /// means (35 x 0.01 is 0.35000000000000003, 35 / 100 is 0.35; 13 % of registers up to 20000
@@ -175,7 +179,7 @@ impl<'de> Deserialize<'de> for Unit {
 /// ones the Parquet store keeps as compact decimals.
 pub fn apply_scale(value: f64, scale: f64) -> f64 {
     let inverse = (1.0 / scale).round();
-    let power_of_ten = (1..=9).any(|k| inverse == 10f64.powi(k)) && 1.0 / inverse == scale;
+    let power_of_ten = POW10[1..].contains(&inverse) && 1.0 / inverse == scale;
     if power_of_ten {
         value / inverse
     } else {

@@ -34,20 +34,21 @@ pub fn scan_store(store: &Path) -> anyhow::Result<LazyFrame> {
     Ok(scan.with_column(value_expr().alias("value")))
 }
 
-/// The columns of a store file as polars reads them (readings::store's schema).
+/// The columns of a store file (readings::store::COLUMNS) as polars reads them.
 fn file_schema() -> anyhow::Result<Schema> {
-    let text = ["enterprise", "site", "meter", "medium", "quantity", "kind", "unit"];
-    let mut schema = Schema::default();
     // polars names the zone of a Parquet timestamp "adjusted to UTC" +00:00.
     let utc = TimeZone::opt_try_new(Some("+00:00")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    schema.insert("time".into(), DataType::Datetime(TimeUnit::Milliseconds, utc));
-    for c in text {
-        schema.insert(c.into(), DataType::String);
+    let mut schema = Schema::default();
+    for c in readings::store::COLUMNS {
+        let dtype = match c {
+            "time" => DataType::Datetime(TimeUnit::Milliseconds, utc.clone()),
+            "value" => DataType::Float64,
+            "value_mantissa" => DataType::Int64,
+            "value_scale" => DataType::Int32,
+            _ => DataType::String,
+        };
+        schema.insert(c.into(), dtype);
     }
-    schema.insert("value".into(), DataType::Float64);
-    schema.insert("quality".into(), DataType::String);
-    schema.insert("value_mantissa".into(), DataType::Int64);
-    schema.insert("value_scale".into(), DataType::Int32);
     Ok(schema)
 }
 
@@ -55,8 +56,8 @@ fn file_schema() -> anyhow::Result<Schema> {
 /// decimal, else the double. The division is the one `readings::store` checked on writing
 /// (powers of ten are exact doubles), so the value is bit for bit the one written.
 pub fn value_expr() -> Expr {
-    let pow10 = (0..=readings::store::MAX_SCALE as i32).rev().fold(lit(NULL).cast(DataType::Float64), |rest, k| {
-        when(col("value_scale").eq(lit(k))).then(lit(10f64.powi(k))).otherwise(rest)
+    let pow10 = readings::POW10.iter().enumerate().rev().fold(lit(NULL).cast(DataType::Float64), |rest, (k, p)| {
+        when(col("value_scale").eq(lit(k as i32))).then(lit(*p)).otherwise(rest)
     });
     let decimal = col("value_mantissa").cast(DataType::Float64) / pow10;
     when(col("value_mantissa").is_not_null()).then(decimal).otherwise(col("value"))

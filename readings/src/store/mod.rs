@@ -13,7 +13,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use reader::{partitions_in_range, read_range};
-pub use schema::MAX_SCALE;
+pub use schema::COLUMNS;
 pub use writer::{write_file_without_decimals, StoreWriter};
 
 /// What went wrong reading or writing the store, with the file concerned.

@@ -7,6 +7,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::parser::parse_message_type;
 use parquet::schema::types::{ColumnPath, Type};
 
+use crate::units::POW10;
+
 /// Column names in file order; the reader and the writer both index by this order. Files
 /// written before `value_mantissa` and `value_scale` existed have only the first ten.
 pub const COLUMNS: [&str; 12] = [
@@ -14,10 +16,7 @@ pub const COLUMNS: [&str; 12] = [
 ];
 
 /// The most decimal digits a value is stored with as a mantissa; beyond, it stays a double.
-pub const MAX_SCALE: u32 = 9;
-
-/// Exact powers of ten up to [`MAX_SCALE`] (every one is a double without rounding).
-const POW10: [f64; MAX_SCALE as usize + 1] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+pub const MAX_SCALE: u32 = POW10.len() as u32 - 1;
 
 /// `mantissa / 10^scale`, the one way both the writer's check and every reader compute a
 /// stored decimal, so the value read is bit for bit the value written.

@@ -69,7 +69,7 @@ impl StoreWriter {
                 self.seq.fetch_add(1, Ordering::Relaxed)
             );
             let tmp = self.tmp.join(format!("{name}{TMP_SUFFIX}"));
-            write_file(&tmp, &rows, schema(), decimal_scales(&rows))?;
+            write_file(&tmp, &rows, schema(), stored_values(&rows))?;
             let dest = dir.join(&name);
             fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
             sync_dir(&dir)?;
@@ -91,11 +91,12 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 #[doc(hidden)]
 pub fn write_file_without_decimals(path: &Path, rows: &[Reading]) -> Result<(), StoreError> {
     let rows: Vec<&Reading> = rows.iter().collect();
-    write_file(path, &rows, schema_without_decimals(), vec![None; rows.len()])
+    let stored = rows.iter().map(|r| r.value.map_or(Stored::Missing, Stored::Double)).collect();
+    write_file(path, &rows, schema_without_decimals(), stored)
 }
 
-/// Writes one file; `scales` holds each row's decimal scale (see [`decimal_scales`]).
-fn write_file(path: &Path, rows: &[&Reading], schema: Arc<Type>, scales: Vec<Option<u32>>) -> Result<(), StoreError> {
+/// Writes one file; `stored` holds how each row's value is stored (see [`stored_values`]).
+fn write_file(path: &Path, rows: &[&Reading], schema: Arc<Type>, stored: Vec<Stored>) -> Result<(), StoreError> {
     let file = File::create(path).map_err(StoreError::io(path))?;
     let perr = StoreError::parquet;
     let mut writer = SerializedFileWriter::new(file, schema, properties()).map_err(perr(path))?;
@@ -108,21 +109,24 @@ fn write_file(path: &Path, rows: &[&Reading], schema: Arc<Type>, scales: Vec<Opt
                 column.typed::<Int64Type>().write_batch(&v, None, None)
             }
             "value" => {
-                let doubles = || rows.iter().zip(&scales).map(|(r, s)| r.value.filter(|_| s.is_none()));
-                let present: Vec<f64> = doubles().flatten().collect();
-                let levels: Vec<i16> = doubles().map(|v| i16::from(v.is_some())).collect();
+                let (present, levels) = optional(stored.iter().map(|s| match s {
+                    Stored::Double(v) => Some(*v),
+                    _ => None,
+                }));
                 column.typed::<DoubleType>().write_batch(&present, Some(&levels), None)
             }
             "value_mantissa" => {
-                let decimals = || rows.iter().zip(&scales).map(|(r, s)| Some(mantissa(r.value?, (*s)?).expect("checked by series_scale")));
-                let present: Vec<i64> = decimals().flatten().collect();
-                let levels: Vec<i16> = decimals().map(|v| i16::from(v.is_some())).collect();
+                let (present, levels) = optional(stored.iter().map(|s| match s {
+                    Stored::Decimal(m, _) => Some(*m),
+                    _ => None,
+                }));
                 column.typed::<Int64Type>().write_batch(&present, Some(&levels), None)
             }
             "value_scale" => {
-                let kept = || rows.iter().zip(&scales).map(|(r, s)| r.value.and(*s));
-                let present: Vec<i32> = kept().flatten().map(|s| s as i32).collect();
-                let levels: Vec<i16> = kept().map(|v| i16::from(v.is_some())).collect();
+                let (present, levels) = optional(stored.iter().map(|s| match s {
+                    Stored::Decimal(_, k) => Some(*k as i32),
+                    _ => None,
+                }));
                 column.typed::<Int32Type>().write_batch(&present, Some(&levels), None)
             }
             name => {
@@ -167,16 +171,42 @@ fn series_by_first_value<'a>(rows: &[&'a Reading]) -> Vec<&'a Reading> {
     runs.into_iter().flat_map(|(_, start, end)| rows[start..end].iter().copied()).collect()
 }
 
-/// For each row, the decimal scale its series is stored with, or `None` where the series' values
-/// stay doubles. One scale per series and file keeps the mantissas of a counter in step, so
-/// their deltas stay small. Rows are grouped by series.
-fn decimal_scales(rows: &[&Reading]) -> Vec<Option<u32>> {
+/// How one row's value is stored.
+#[derive(Debug, Clone, Copy)]
+enum Stored {
+    Missing,
+    Double(f64),
+    /// Mantissa and scale: the value is `mantissa / 10^scale`.
+    Decimal(i64, u32),
+}
+
+/// How each row's value is stored: as a decimal with the scale of its series where every value
+/// of the series in this file has one (one scale per series and file keeps the mantissas of a
+/// counter in step, so their deltas stay small), else as a double. Rows are grouped by series.
+fn stored_values(rows: &[&Reading]) -> Vec<Stored> {
     let mut out = Vec::with_capacity(rows.len());
     for (start, end) in series_runs(rows) {
         let scale = series_scale(rows[start..end].iter().filter_map(|r| r.value));
-        out.extend(std::iter::repeat_n(scale, end - start));
+        out.extend(rows[start..end].iter().map(|r| match (r.value, scale) {
+            (None, _) => Stored::Missing,
+            (Some(v), Some(k)) => mantissa(v, k).map_or(Stored::Double(v), |m| Stored::Decimal(m, k)),
+            (Some(v), None) => Stored::Double(v),
+        }));
     }
     out
+}
+
+/// The present values of an optional column and its definition levels (1 present, 0 null).
+fn optional<T>(values: impl Iterator<Item = Option<T>>) -> (Vec<T>, Vec<i16>) {
+    let mut present = Vec::new();
+    let levels = values
+        .map(|v| {
+            let level = i16::from(v.is_some());
+            present.extend(v);
+            level
+        })
+        .collect();
+    (present, levels)
 }
 
 fn text_column(r: &Reading, name: &str) -> String {
