@@ -222,3 +222,35 @@ fn text_column(r: &Reading, name: &str) -> String {
         other => unreachable!("column {other} is not a text column"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, Measure, Medium, Quality, Quantity};
+    use crate::units::Unit;
+
+    /// A decimal whose scale no writer produces is refused by the reader with the file, the row
+    /// and the column, not read as some other value.
+    #[test]
+    fn a_scale_out_of_range_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("date=2026-11-23");
+        fs::create_dir_all(&day).unwrap();
+        let r = Reading {
+            time: "2026-11-23T01:00:00Z".parse().unwrap(),
+            enterprise: "91350100M000100Y43".parse().unwrap(),
+            site: "s".parse().unwrap(),
+            meter: "m".parse().unwrap(),
+            medium: Medium::Electricity,
+            quantity: Quantity::total(Measure::ActiveEnergyImport),
+            kind: Kind::Counter,
+            unit: Unit::KWh,
+            value: Some(5.0),
+            quality: Quality::Good,
+        };
+        let path = day.join("bad.parquet");
+        write_file(&path, &[&r], schema(), vec![Stored::Decimal(5, 12)]).unwrap();
+        let err = super::super::read_range(dir.path(), r.time, r.time + chrono::Duration::seconds(1)).unwrap_err().to_string();
+        assert!(err.contains("bad.parquet: row 0: column value_mantissa: expected a mantissa and a scale of 0..=9"), "{err}");
+    }
+}
