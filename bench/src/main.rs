@@ -148,7 +148,7 @@ pub fn machine() -> String {
 /// writing at least every `max_age`; the benchmark appends its devices or MQTT section.
 pub fn collector_config_head(data_dir: &std::path::Path, max_age: &str) -> String {
     format!(
-        "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"{max_age}\"\n",
+        "[gateway]\nenterprise = \"bench\"\nsite = \"bench\"\n[clock]\ntrusted = true\n[storage]\ndata_dir = {:?}\n[sinks.parquet]\nmax_age = \"{max_age}\"\n",
         data_dir.display().to_string()
     )
 }

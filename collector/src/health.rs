@@ -1,20 +1,32 @@
 //! The collector's health endpoint (off by default; `[health] listen`, loopback unless
-//! `allow_remote`): `GET /healthz` answers 200 while readings can be journalled and 503 while the
-//! journal is full, and `GET /metrics` serves every counter in the Prometheus text format. A
-//! few lines of HTTP/1.1 over tokio: the gateway binary needs no web framework for two paths.
+//! `allow_remote`): `GET /healthz` answers 200 while the collector does its job and 503, with
+//! every reason in the body, while it does not (the journal takes nothing, a sink has not
+//! delivered for `max_sink_delay`, MQTT has been down for `max_mqtt_down`, every device is
+//! failing); `GET /metrics` serves every counter in the Prometheus text format. hyper's HTTP/1
+//! server with bounds: at most `MAX_CONNECTIONS` at once (more are closed at once and counted),
+//! a deadline on reading the request and on the whole exchange, and a backoff on accept errors
+//! (out of file descriptors).
 
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tracing::debug;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tracing::{debug, warn};
 
+use crate::config::HumanDuration;
+use crate::dead_letter::DeadLetters;
+use crate::disk;
 use crate::journal::{self, Journal};
 use crate::stats::{Stats, Summary, LATENCY_BUCKETS_MS};
 
@@ -27,72 +39,138 @@ pub struct HealthSpec {
     /// Listen on a non-loopback address too (the endpoint has no authentication).
     #[serde(default)]
     pub allow_remote: bool,
+    /// Unhealthy once a sink's oldest undelivered reading is older than this.
+    #[serde(default = "default_max_sink_delay")]
+    pub max_sink_delay: HumanDuration,
+    /// Unhealthy once the MQTT source has had no connection for this long.
+    #[serde(default = "default_max_mqtt_down")]
+    pub max_mqtt_down: HumanDuration,
 }
+
+fn default_max_sink_delay() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+fn default_max_mqtt_down() -> HumanDuration {
+    HumanDuration(Duration::from_secs(120))
+}
+
+/// Connections served at once; more are closed on accept (a scraper and a probe need two).
+pub const MAX_CONNECTIONS: usize = 16;
+/// Time to read a request's head.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole exchange, the answer's write included: a client that stops reading is cut.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Failed cycles in a row after which a device counts as failing.
+const DEVICE_FAILING_AFTER: u32 = 3;
 
 /// What the endpoint reads at each request.
 pub struct Health {
+    pub spec: HealthSpec,
     pub stats: Arc<Stats>,
     pub journal: Arc<StdMutex<Journal>>,
     pub sinks: Vec<&'static str>,
     pub journal_full: Arc<AtomicBool>,
     pub started: Instant,
+    pub data_dir: PathBuf,
+    pub reserve_bytes: u64,
+    pub dead_letters: DeadLetters,
+    /// Connections closed because `MAX_CONNECTIONS` were open.
+    pub rejected: AtomicU64,
+    pub trust: Arc<crate::clock::ClockTrust>,
 }
 
 /// Serves requests on `listener` until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, health: Arc<Health>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut accept_backoff = Duration::from_millis(10);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let health = Arc::clone(&health);
-                    tokio::spawn(async move {
-                        if let Err(e) = answer(stream, &health).await {
-                            debug!(error = %e, "health request failed");
-                        }
-                    });
-                }
-                Err(e) => debug!(error = %e, "health accept failed"),
-            },
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
             _ = shutdown.changed() => return,
-        }
-    }
-}
-
-async fn answer(mut stream: TcpStream, health: &Health) -> std::io::Result<()> {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    // The request line and headers: a small, bounded read with a deadline.
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                accept_backoff = Duration::from_millis(10);
+                stream
             }
-            request.extend_from_slice(&buf[..n]);
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
-    if !matches!(read, Ok(Ok(()))) {
-        return Ok(());
+            Err(e) => {
+                // EMFILE and friends: accepting again at once would spin; wait for descriptors.
+                warn!(error = %e, retry_in = ?accept_backoff, "health endpoint: accept failed");
+                tokio::time::sleep(accept_backoff).await;
+                accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            health.rejected.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let health = Arc::clone(&health);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|request| {
+                let health = Arc::clone(&health);
+                async move { Ok::<_, Infallible>(answer(&request, &health)) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(EXCHANGE_TIMEOUT, connection).await {
+                Ok(Err(e)) => debug!(error = %e, "health request failed"),
+                Err(_) => debug!("health request cut at its deadline"),
+                Ok(Ok(())) => {}
+            }
+            drop(slot);
+        });
     }
-    let line = String::from_utf8_lossy(request.split(|b| *b == b'\n').next().unwrap_or_default()).into_owned();
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/healthz") if health.journal_full.load(Ordering::Relaxed) => ("503 Service Unavailable", "text/plain", "journal full: polling paused until a sink catches up\n".to_owned()),
-        ("GET", "/healthz") => ("200 OK", "text/plain", "ok\n".to_owned()),
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", metrics(health)),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /healthz or /metrics\n".to_owned()),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_owned()),
-    };
-    let head = format!("HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body.as_bytes()).await?;
-    stream.shutdown().await
 }
 
-/// Every counter, with the journal's size and each sink's lag read now.
+fn answer(request: &Request<Incoming>, health: &Health) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (request.method(), request.uri().path()) {
+        (&Method::GET, "/healthz") => match problems(health) {
+            problems if problems.is_empty() => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
+            problems => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", problems.iter().map(|p| format!("{p}\n")).collect()),
+        },
+        (&Method::GET, "/metrics") => (StatusCode::OK, "text/plain; version=0.0.4", metrics(health)),
+        (&Method::GET, _) => (StatusCode::NOT_FOUND, "text/plain", "not found: try /healthz or /metrics\n".to_owned()),
+        _ => (StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET\n".to_owned()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+/// Why the collector is not doing its job right now, one line each; empty when it is.
+pub fn problems(health: &Health) -> Vec<String> {
+    let summary = health.stats.snapshot();
+    let mut out = Vec::new();
+    if health.journal_full.load(Ordering::Relaxed) || summary.journal.blocked.is_some() {
+        let why = summary.journal.blocked.as_deref().unwrap_or("full");
+        out.push(format!("journal takes no readings, polling paused: {why}"));
+    }
+    {
+        let j = journal::lock(&health.journal);
+        for sink in &health.sinks {
+            if let Some(age) = j.sink_undelivered_age(sink).filter(|a| *a > health.spec.max_sink_delay.0) {
+                out.push(format!("sink {sink}: its oldest undelivered reading waits for {} s (health.max_sink_delay is {})", age.as_secs(), health.spec.max_sink_delay));
+            }
+        }
+    }
+    if let Some(down) = summary.mqtt.as_ref().and_then(|m| m.down_since).map(|t| t.elapsed()).filter(|d| *d > health.spec.max_mqtt_down.0) {
+        out.push(format!("mqtt: no connection to the broker for {} s (health.max_mqtt_down is {})", down.as_secs(), health.spec.max_mqtt_down));
+    }
+    if !summary.devices.is_empty() && summary.devices.values().all(|d| d.fail_streak >= DEVICE_FAILING_AFTER) {
+        out.push(format!("every device ({}) has failed its last {DEVICE_FAILING_AFTER} or more cycles", summary.devices.len()));
+    }
+    out
+}
+
+/// Every counter, with the journal's size, each sink's lag and the disk read now.
 fn metrics(health: &Health) -> String {
     let summary = health.stats.snapshot();
     let (bytes, age, lags) = {
@@ -101,8 +179,21 @@ fn metrics(health: &Health) -> String {
         let lags: Vec<(&str, u64)> = health.sinks.iter().map(|s| (*s, durable.saturating_sub(j.cursor(s).unwrap_or(0)))).collect();
         (j.disk_bytes(), j.oldest_undelivered_age(), lags)
     };
-    let journal = JournalGauges { bytes, oldest_undelivered_s: age.map_or(0.0, |a| a.as_secs_f64()), full: health.journal_full.load(Ordering::Relaxed) };
-    render(&summary, &journal, &lags, health.started.elapsed().as_secs_f64())
+    let (dead_letter_bytes, dead_letter_cap) = health.dead_letters.usage();
+    let gauges = Gauges {
+        journal_bytes: bytes,
+        oldest_undelivered_s: age.map_or(0.0, |a| a.as_secs_f64()),
+        journal_full: health.journal_full.load(Ordering::Relaxed) || summary.journal.blocked.is_some(),
+        disk_free_bytes: disk::free_bytes(&health.data_dir).ok(),
+        reserve_bytes: health.reserve_bytes,
+        dead_letter_bytes,
+        dead_letter_cap,
+        dead_letters_refused: health.dead_letters.refused(),
+        healthy: problems(health).is_empty(),
+        clock_synchronised: health.trust.synchronised(),
+        health_rejected: health.rejected.load(Ordering::Relaxed),
+    };
+    render(&summary, &gauges, &lags, health.started.elapsed().as_secs_f64())
 }
 
 /// Escapes a label value.
@@ -110,16 +201,25 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// The journal's state read at scrape time.
-pub struct JournalGauges {
-    pub bytes: u64,
+/// The state read at scrape time.
+pub struct Gauges {
+    pub journal_bytes: u64,
     /// Age of the oldest reading some sink has not delivered; 0 when none is waiting.
     pub oldest_undelivered_s: f64,
-    pub full: bool,
+    pub journal_full: bool,
+    /// `None` when the filesystem could not be asked.
+    pub disk_free_bytes: Option<u64>,
+    pub reserve_bytes: u64,
+    pub dead_letter_bytes: u64,
+    pub dead_letter_cap: u64,
+    pub dead_letters_refused: u64,
+    pub healthy: bool,
+    pub health_rejected: u64,
+    pub clock_synchronised: bool,
 }
 
 /// The Prometheus text exposition of the counters.
-pub fn render(s: &Summary, journal: &JournalGauges, lags: &[(&str, u64)], uptime_s: f64) -> String {
+pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -157,14 +257,27 @@ pub fn render(s: &Summary, journal: &JournalGauges, lags: &[(&str, u64)], uptime
         .flat_map(|(d, c)| [("good", c.readings_good), ("flagged", c.readings_flagged), ("missing", c.readings_missing)].map(|(q, n)| (format!("{{device=\"{}\",quality=\"{q}\"}}", label(d)), n as f64)))
         .collect();
     family("collector_device_readings_total", "counter", "Readings produced: good, flagged, or stored without a value.", readings);
-    family("collector_journal_bytes", "gauge", "Bytes of journal segments on disk.", vec![(String::new(), journal.bytes as f64)]);
+    family("collector_clock_steps_total", "counter", "Steps of the wall clock the pollers saw (they re-plan their slots).", vec![(String::new(), s.clock_steps as f64)]);
+    family("collector_clock_synchronised", "gauge", "1 while the clock is synchronised (or trusted); 0 while readings are stored as clock_unsynced.", vec![(String::new(), f64::from(u8::from(g.clock_synchronised)))]);
+    family("collector_healthy", "gauge", "1 while /healthz answers 200.", vec![(String::new(), f64::from(u8::from(g.healthy)))]);
+    family("collector_journal_bytes", "gauge", "Bytes of journal segments on disk.", vec![(String::new(), g.journal_bytes as f64)]);
     family(
         "collector_journal_oldest_undelivered_seconds",
         "gauge",
         "Age of the oldest reading a sink has not delivered (0: none waiting).",
-        vec![(String::new(), journal.oldest_undelivered_s)],
+        vec![(String::new(), g.oldest_undelivered_s)],
     );
-    family("collector_journal_full", "gauge", "1 while the journal is full and polling is paused.", vec![(String::new(), f64::from(u8::from(journal.full)))]);
+    family("collector_journal_full", "gauge", "1 while the journal takes no readings (budget, disk reserve, write errors) and polling is paused.", vec![(String::new(), f64::from(u8::from(g.journal_full)))]);
+    let append_failures = s.journal.append_failures.iter().map(|(r, n)| (format!("{{reason=\"{}\"}}", label(r)), *n as f64)).collect();
+    family("collector_journal_append_failures_total", "counter", "Failed journal appends by reason (budget, disk_reserve, no_space, io), each retried.", append_failures);
+    if let Some(free) = g.disk_free_bytes {
+        family("collector_disk_free_bytes", "gauge", "Free bytes on the data directory's filesystem.", vec![(String::new(), free as f64)]);
+    }
+    family("collector_disk_reserve_bytes", "gauge", "Free bytes the journal and dead letters leave for the sinks (storage.reserve_bytes).", vec![(String::new(), g.reserve_bytes as f64)]);
+    family("collector_dead_letter_bytes", "gauge", "Bytes in the dead-letter directory.", vec![(String::new(), g.dead_letter_bytes as f64)]);
+    family("collector_dead_letter_max_bytes", "gauge", "The dead-letter directory's cap.", vec![(String::new(), g.dead_letter_cap as f64)]);
+    family("collector_dead_letters_refused_total", "counter", "Dead letters not kept (directory at its cap, disk at its reserve, write failed).", vec![(String::new(), g.dead_letters_refused as f64)]);
+    family("collector_health_connections_rejected_total", "counter", "Health endpoint connections closed because too many were open.", vec![(String::new(), g.health_rejected as f64)]);
     family("collector_journal_recovered_total", "counter", "Readings found undelivered in the journal at start.", vec![(String::new(), s.journal.recovered as f64)]);
     family("collector_journal_dropped_total", "counter", "Readings dropped undelivered (drop_oldest, or lost at shutdown while full).", vec![(String::new(), s.journal.dropped as f64)]);
     let lag = lags.iter().map(|(n, l)| (format!("{{sink=\"{}\"}}", label(n)), *l as f64)).collect();
@@ -174,11 +287,57 @@ pub fn render(s: &Summary, journal: &JournalGauges, lags: &[(&str, u64)], uptime
     family("collector_sink_batches_total", "counter", "Batches delivered.", sink(&|c| c.batches));
     family("collector_sink_retries_total", "counter", "Failed delivery attempts (each retried).", sink(&|c| c.failures));
     family("collector_sink_dead_lettered_total", "counter", "Readings set aside as undeliverable.", sink(&|c| c.dead_lettered));
+    family("collector_sink_splits_total", "counter", "Batches split because the server found them too large (HTTP 413).", sink(&|c| c.splits));
     if let Some(m) = &s.mqtt {
         family("collector_mqtt_messages_total", "counter", "MQTT messages received.", vec![(String::new(), m.messages as f64)]);
         family("collector_mqtt_readings_total", "counter", "Readings mapped from MQTT messages.", vec![(String::new(), m.readings as f64)]);
         family("collector_mqtt_dead_lettered_total", "counter", "MQTT messages dead-lettered.", vec![(String::new(), m.dead_lettered as f64)]);
         family("collector_mqtt_connection_errors_total", "counter", "MQTT connection errors.", vec![(String::new(), m.connection_errors as f64)]);
+        family("collector_mqtt_oversized_total", "counter", "MQTT messages larger than mqtt.max_message_bytes (dead-lettered).", vec![(String::new(), m.oversized as f64)]);
+        family("collector_mqtt_connected", "gauge", "1 while connected to the broker.", vec![(String::new(), f64::from(u8::from(m.down_since.is_none())))]);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(dir: &std::path::Path) -> Health {
+        let (journal, _) = Journal::open(&dir.join("journal"), Default::default(), &["parquet"]).unwrap();
+        Health {
+            spec: HealthSpec { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false, max_sink_delay: HumanDuration(Duration::from_secs(600)), max_mqtt_down: HumanDuration(Duration::from_secs(120)) },
+            stats: Arc::new(Stats::default()),
+            journal: Arc::new(StdMutex::new(journal)),
+            sinks: vec!["parquet"],
+            journal_full: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
+            data_dir: dir.to_owned(),
+            reserve_bytes: 0,
+            dead_letters: DeadLetters::new(dir.join("dead-letter"), Default::default(), 0),
+            rejected: AtomicU64::new(0),
+            trust: Arc::new(crate::clock::ClockTrust::new(true)),
+        }
+    }
+
+    #[test]
+    fn healthz_names_every_reason_it_is_not_ok() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = health(dir.path());
+        assert!(problems(&h).is_empty());
+        h.stats.device("a", |c| c.fail_streak = 3);
+        h.stats.device("b", |c| c.fail_streak = 1);
+        assert!(problems(&h).is_empty(), "one device still answers");
+        h.stats.device("b", |c| c.fail_streak = 4);
+        h.stats.journal(|j| j.blocked = Some("no space left on the device".into()));
+        h.stats.mqtt(|m| m.down_since = Some(Instant::now() - Duration::from_secs(300)));
+        let p = problems(&h);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("journal takes no readings, polling paused: no space left on the device"), "{p:?}");
+        assert!(p[1].starts_with("mqtt: no connection to the broker for 300 s"), "{p:?}");
+        assert!(p[2].starts_with("every device (2) has failed"), "{p:?}");
+        let text = metrics(&h);
+        assert!(text.contains("\ncollector_healthy 0\n"), "{text}");
+        assert!(text.contains("\ncollector_mqtt_connected 0\n"), "{text}");
+    }
 }

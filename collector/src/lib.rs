@@ -1,7 +1,10 @@
 //! The edge collector: reads meters, normalises their values into stored readings and hands them
 //! to the store. Data flows one way: source -> normalise -> journal -> sink.
 
+pub mod clock;
 pub mod config;
+pub mod dead_letter;
+pub mod disk;
 pub mod health;
 pub mod journal;
 pub mod modbus;
@@ -11,3 +14,4 @@ pub mod run;
 pub mod schedule;
 pub mod sink;
 pub mod stats;
+pub mod supervise;

@@ -9,18 +9,21 @@ use std::sync::Mutex as StdMutex;
 
 use anyhow::Context as _;
 use readings::store::StoreWriter;
-use tokio::sync::{mpsc, watch, Mutex};
-use tracing::{info, warn};
+use tokio::sync::{mpsc, watch};
+use tracing::{error, info, warn};
 
+use crate::clock::ClockTrust;
 use crate::config::Config;
+use crate::dead_letter::DeadLetters;
 use crate::journal::{self, Journal};
 use crate::modbus::link::Link;
-use crate::modbus::poller::DevicePoller;
+use crate::modbus::poller::{DevicePoller, PollerShared, SharedLink};
 use crate::normalise::Identity;
 use crate::sink::driver::{self, Batching};
 use crate::sink::influxdb::InfluxSink;
 use crate::sink::parquet::ParquetSink;
 use crate::stats::{Stats, Summary};
+use crate::supervise::Supervisor;
 
 /// How long sinks keep retrying at shutdown before leaving readings in the journal.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -53,7 +56,9 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
     let journal_full = Arc::new(AtomicBool::new(false));
     // Small: what is queued here when the journal fills waits for room (or is lost at shutdown).
     let (tx, rx) = mpsc::channel(16);
-    let writer = tokio::spawn(journal::writer::run(
+    let dead_letters = DeadLetters::new(config.dead_letter_dir(), config.dead_letters, config.journal.reserve_bytes);
+    let mut tasks = Supervisor::default();
+    let writer = journal::writer::run(
         Arc::clone(&journal),
         config.journal.clone(),
         rx,
@@ -61,27 +66,33 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         stop_rx.clone(),
         Arc::clone(&stats),
         Arc::clone(&journal_full),
-    ));
-    let mut sinks = Vec::new();
+    );
+    tasks.spawn("the journal writer", async move { Ok(writer.await?) });
     if config.parquet.enabled {
         let batching = Batching { max_rows: config.parquet.max_rows, max_age: config.parquet.max_age.0, shutdown_grace: SHUTDOWN_GRACE };
         let store = StoreWriter::open(&store_dir).with_context(|| format!("opening the Parquet store at {}", store_dir.display()))?;
         let parquet = ParquetSink::new(Arc::new(store));
-        sinks.push(tokio::spawn(driver::run(parquet, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone())));
+        let sink = driver::run(parquet, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone());
+        tasks.spawn("the parquet sink", async move { Ok(sink.await?) });
     }
     if let Some(influx) = &config.influxdb {
         let batching = Batching { max_rows: influx.max_rows, max_age: influx.max_age.0, shutdown_grace: SHUTDOWN_GRACE };
         info!(url = %influx.write_url, "InfluxDB sink");
-        let sink = InfluxSink::new(influx.clone(), config.dead_letter_dir()).context("building the InfluxDB client")?;
-        sinks.push(tokio::spawn(driver::run(sink, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone())));
+        let sink = InfluxSink::new(influx.clone(), dead_letters.clone()).context("building the InfluxDB client")?;
+        let sink = driver::run(sink, batching, Arc::clone(&stats), Arc::clone(&journal), durable_rx.clone());
+        tasks.spawn("the influxdb sink", async move { Ok(sink.await?) });
     }
     drop(durable_rx);
 
-    let mut links: BTreeMap<_, Arc<Mutex<Link>>> = BTreeMap::new();
-    let mut pollers = Vec::new();
-    let dead_letter = config.dead_letter_dir();
+    let trust = Arc::new(ClockTrust::new(config.clock_trusted));
+    if !trust.synchronised() {
+        warn!("the system clock is not synchronised (no NTP, chrony or timesyncd sync): readings are stored as clock_unsynced until it is; set [clock] trusted = true if its time is right");
+    }
+    let shared = PollerShared { identity: identity.clone(), stats: Arc::clone(&stats), out: tx.clone(), journal_full: Arc::clone(&journal_full), trust: Arc::clone(&trust) };
+    let mut links: BTreeMap<_, SharedLink> = BTreeMap::new();
+    let mut devices = 0;
     for device in config.devices {
-        let link = links.entry(device.endpoint.clone()).or_insert_with(|| Arc::new(Mutex::new(Link::new(device.endpoint.clone()))));
+        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
         info!(
             device = %device.meter,
             endpoint = %device.endpoint,
@@ -90,44 +101,67 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
             points = device.map.points.len(),
             "polling"
         );
-        let poller = DevicePoller::new(device, Arc::clone(link), identity.clone(), Arc::clone(&stats), tx.clone(), Arc::clone(&journal_full));
-        pollers.push(tokio::spawn(poller.run(stop_rx.clone())));
+        let name = format!("the poller of {}", device.meter);
+        let poller = DevicePoller::new(device, link.clone(), shared.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(name, async move {
+            poller.run(stop).await;
+            Ok(())
+        });
+        devices += 1;
     }
     if let Some((mqtt, credentials)) = config.mqtt {
         info!(broker = %format!("{}:{}", mqtt.host, mqtt.port), subscriptions = mqtt.subscriptions.len(), "MQTT source");
-        let source = crate::mqtt::source::run(mqtt, credentials, identity.clone(), tx.clone(), dead_letter, Arc::clone(&stats), stop_rx.clone());
-        pollers.push(tokio::spawn(source));
+        let source = crate::mqtt::source::run(mqtt, credentials, identity.clone(), tx.clone(), dead_letters.clone(), Arc::clone(&stats), Arc::clone(&trust), stop_rx.clone());
+        tasks.spawn("the MQTT source", async move {
+            source.await;
+            Ok(())
+        });
     }
-    drop(tx);
-    info!(devices = pollers.len(), connections = links.len(), data = %config.data_dir.display(), "collector running");
+    // The pollers' copies are the journal writer's only senders now: it ends when they do.
+    drop((tx, shared));
+    info!(devices, connections = links.len(), data = %config.data_dir.display(), "collector running");
     if let Some(spec) = &config.health {
         let listener = tokio::net::TcpListener::bind(spec.listen).await.with_context(|| format!("binding the health endpoint to {}", spec.listen))?;
         info!(listen = %listener.local_addr().unwrap_or(spec.listen), "health endpoint: /healthz and /metrics");
         let health = Arc::new(crate::health::Health {
+            spec: spec.clone(),
             stats: Arc::clone(&stats),
             journal: Arc::clone(&journal),
             sinks: sink_names.clone(),
             journal_full: Arc::clone(&journal_full),
             started: std::time::Instant::now(),
+            data_dir: config.data_dir.clone(),
+            reserve_bytes: config.journal.reserve_bytes,
+            dead_letters: dead_letters.clone(),
+            rejected: Default::default(),
+            trust: Arc::clone(&trust),
         });
-        pollers.push(tokio::spawn(crate::health::serve(listener, health, stop_rx.clone())));
+        let serve = crate::health::serve(listener, health, stop_rx.clone());
+        tasks.spawn("the health endpoint", async move {
+            serve.await;
+            Ok(())
+        });
     }
 
-    shutdown.await;
-    info!("shutting down: finishing cycles under way and writing buffered readings");
+    let early = tasks.watch(shutdown).await;
+    match &early {
+        Some(why) => error!(reason = %why, "a task of the collector ended; stopping the collector so it is restarted"),
+        None => info!("shutting down: finishing cycles under way and writing buffered readings"),
+    }
     let _ = stop_tx.send(true);
-    for p in pollers {
-        p.await.context("a device poller failed")?;
-    }
-    writer.await.context("the journal writer failed")?;
-    for s in sinks {
-        s.await.context("a sink failed")?;
-    }
+    let mut failures: Vec<String> = early.into_iter().collect();
+    failures.extend(tasks.join_all().await);
     let j = journal::lock(&journal);
     stats.journal(|c| {
         c.bytes = j.disk_bytes();
         c.dropped += j.dropped();
         c.undelivered = sink_names.iter().map(|n| j.durable().saturating_sub(j.cursor(n).unwrap_or(0))).max().unwrap_or(0);
     });
-    Ok(stats.snapshot())
+    let summary = stats.snapshot();
+    if !failures.is_empty() {
+        error!("summary at exit:\n{summary}");
+        anyhow::bail!("{}", failures.join("; "));
+    }
+    Ok(summary)
 }

@@ -24,6 +24,8 @@ pub struct DeviceCounters {
     pub latency_ms_max: u64,
     /// The longest time from a slot's start to the end of its cycle, ms.
     pub cycle_ms_max: u64,
+    /// Cycles in a row in which the device answered nothing (0 once it answers).
+    pub fail_streak: u32,
     /// Requests per latency bucket: `latency_buckets[i]` counts those of at most
     /// `LATENCY_BUCKETS_MS[i]` ms and more than the bucket before; the last slot holds the rest.
     pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],
@@ -50,6 +52,8 @@ pub struct Stats {
     sinks: Mutex<BTreeMap<String, SinkCounters>>,
     journal: Mutex<JournalCounters>,
     mqtt: Mutex<Option<crate::mqtt::source::MqttCounters>>,
+    /// Wall-clock steps, and when the last was counted.
+    clock_steps: Mutex<(u64, Option<std::time::Instant>)>,
 }
 
 /// Counters of the journal.
@@ -65,6 +69,10 @@ pub struct JournalCounters {
     /// Bytes on disk and readings not yet delivered by every sink, at the last look.
     pub bytes: u64,
     pub undelivered: u64,
+    /// Failed appends by reason (`budget`, `disk_reserve`, `no_space`, `io`), each retried.
+    pub append_failures: BTreeMap<String, u64>,
+    /// Why appends are being held right now; `None` while they succeed.
+    pub blocked: Option<String>,
 }
 
 /// Counters of one sink.
@@ -76,6 +84,10 @@ pub struct SinkCounters {
     pub failures: u64,
     /// Readings set aside as undeliverable (dead-lettered).
     pub dead_lettered: u64,
+    /// Batches split because the server found them too large.
+    pub splits: u64,
+    /// When a batch was last delivered.
+    pub last_delivery: Option<std::time::Instant>,
 }
 
 impl Stats {
@@ -101,6 +113,17 @@ impl Stats {
         f(&mut self.journal.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Counts a step of the wall clock; every poller sees the same step, so sightings within
+    /// five seconds of a counted one are the same step. Returns whether this one was counted.
+    pub fn clock_step(&self) -> bool {
+        let mut steps = self.clock_steps.lock().unwrap_or_else(|p| p.into_inner());
+        if steps.1.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(5)) {
+            return false;
+        }
+        *steps = (steps.0 + 1, Some(std::time::Instant::now()));
+        true
+    }
+
     /// A copy of every counter.
     pub fn snapshot(&self) -> Summary {
         Summary {
@@ -108,6 +131,7 @@ impl Stats {
             sinks: self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             journal: self.journal.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             mqtt: self.mqtt.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            clock_steps: self.clock_steps.lock().unwrap_or_else(|p| p.into_inner()).0,
         }
     }
 }
@@ -128,6 +152,8 @@ pub struct Summary {
     pub sinks: BTreeMap<String, SinkCounters>,
     pub journal: JournalCounters,
     pub mqtt: Option<crate::mqtt::source::MqttCounters>,
+    /// Wall-clock steps the pollers saw.
+    pub clock_steps: u64,
 }
 
 impl fmt::Display for Summary {

@@ -74,7 +74,7 @@ fn mqtt_config(plant: &Plant, data_dir: &Path, broker: &Broker) -> String {
 
 fn gateway_header(plant: &Plant, data_dir: &Path) -> String {
     format!(
-        "# Written by the demo for {}.\n[gateway]\nenterprise = \"{}\"\nsite = \"{}\"\n\n[storage]\ndata_dir = {:?}\n\n[sinks.parquet]\nmax_age = \"5s\"\n",
+        "# Written by the demo for {}.\n[gateway]\nenterprise = \"{}\"\nsite = \"{}\"\n\n# Simulated meters on this machine: its clock is the meters' clock.\n[clock]\ntrusted = true\n\n[storage]\ndata_dir = {:?}\n\n[sinks.parquet]\nmax_age = \"5s\"\n",
         plant.name,
         plant.id,
         meter_sim::fleet::SITE,

@@ -154,6 +154,11 @@ vocabulary!(
         DeviceException => "device_exception",
         /// The meter is past its verification or calibration due date.
         CalibrationExpired => "calibration_expired",
+        /// Not asked: the device was backed off after failing, and this slot was skipped.
+        SkippedBackoff => "skipped_backoff",
+        /// Measured while the gateway's clock was not synchronised: the value is real, its
+        /// time may not be.
+        ClockUnsynced => "clock_unsynced",
     }
 );
 
@@ -172,6 +177,18 @@ impl Medium {
 }
 
 impl Measure {
+    /// Whether a meter can keep this measure as a cumulative register (a counter).
+    pub fn is_cumulative(self) -> bool {
+        use Measure::*;
+        matches!(self, ActiveEnergyImport | ActiveEnergyExport | ReactiveEnergyImport | ReactiveEnergyExport | Volume | Mass | HeatEnergy)
+    }
+
+    /// Whether this measure is an energy total: it only grows, so it is never a gauge.
+    pub fn is_energy_total(self) -> bool {
+        use Measure::*;
+        matches!(self, ActiveEnergyImport | ActiveEnergyExport | ReactiveEnergyImport | ReactiveEnergyExport | HeatEnergy)
+    }
+
     /// The canonical unit every stored value of this measure is in.
     pub fn canonical_unit(self) -> Unit {
         use Measure::*;

@@ -78,7 +78,7 @@ pub fn device(name: &str, port: u16, unit: u8, profile: &str, interval: &str, ex
 /// Writes a collector config with a data dir under `dir` and the given device entries.
 pub fn write_config(dir: &Path, sink: &str, devices: &[String]) -> PathBuf {
     let text = format!(
-        "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"plant-1\"\n\n[storage]\ndata_dir = \"data\"\n\n[sinks.parquet]\n{sink}\n\n{}",
+        "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"plant-1\"\n\n# Test machines often run without NTP (the kernel calls their clock unsynchronised); its time is\n# right, and the tests compare good readings.\n[clock]\ntrusted = true\n\n[storage]\ndata_dir = \"data\"\n\n[sinks.parquet]\n{sink}\n\n{}",
         devices.join("\n")
     );
     let path = dir.join("collector.toml");
@@ -311,6 +311,16 @@ impl Drop for Server {
 /// What the fault proxy does with the n-th write request (counting from 0).
 pub type Plan = fn(usize) -> Option<(u16, &'static str)>;
 
+/// An answer the fault proxy makes up instead of forwarding the request.
+pub struct Injected {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// What the fault proxy does with the n-th request and its body: `None` forwards it.
+pub type BodyPlan = Box<dyn Fn(usize, &[u8]) -> Option<Injected> + Send>;
+
 /// An HTTP proxy in front of a server that answers some requests itself (with the status and
 /// body `plan` gives) and forwards the rest: a server that fails for a while, or refuses a batch.
 pub struct FaultProxy {
@@ -319,8 +329,17 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Listens on a free port and forwards to `upstream` on loopback.
+    /// Listens on a free port and forwards to `upstream` on loopback; injected answers carry
+    /// `Retry-After: 1`.
     pub fn start(upstream: u16, plan: Plan) -> FaultProxy {
+        FaultProxy::start_with(
+            upstream,
+            Box::new(move |n, _| plan(n).map(|(status, body)| Injected { status, headers: vec![("Retry-After", "1".into())], body: body.into() })),
+        )
+    }
+
+    /// Like [`FaultProxy::start`], with a plan that sees each request's body and sets headers.
+    pub fn start_with(upstream: u16, plan: BodyPlan) -> FaultProxy {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy binds");
@@ -355,10 +374,13 @@ impl FaultProxy {
                     }
                 }
                 let n = counter.fetch_add(1, Ordering::SeqCst);
-                if let Some((status, body)) = plan(n) {
+                if let Some(answer) = plan(n, &raw[head_end..]) {
+                    let headers: String = answer.headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
                     let reply = format!(
-                        "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
+                        "HTTP/1.1 {} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{}",
+                        answer.status,
+                        answer.body.len(),
+                        answer.body
                     );
                     let _ = client.write_all(reply.as_bytes());
                     continue;

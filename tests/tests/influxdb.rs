@@ -223,3 +223,35 @@ fn sigterm_with_influxdb_down_exits_and_keeps_the_readings_in_the_journal() {
     assert!(run_collector(&config, "1500ms").status.success());
     assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
 }
+
+/// A broken server: 503 with a `Retry-After` of u64::MAX seconds (which once panicked the sink
+/// task on `Instant + Duration` while the process stayed up and healthy), then one with an
+/// HTTP date in the year 9999, then 413 for any batch of more than 20 lines (a 1 s cycle holds 16). The sink clamps the
+/// waits to `max_backoff`, splits the batches, and delivers everything.
+#[test]
+fn absurd_retry_after_and_413_are_survived_and_everything_delivered() {
+    let server = Server::influxdb(free_port());
+    let proxy = e2e::FaultProxy::start_with(
+        server.port,
+        Box::new(|n, body| {
+            let busy = |retry: &str| Some(e2e::Injected { status: 503, headers: vec![("Retry-After", retry.to_owned())], body: "{\"error\":\"busy\"}".into() });
+            match n {
+                0 | 1 => busy("18446744073709551615"),
+                2 => busy("Fri, 31 Dec 9999 23:59:59 GMT"),
+                _ if body.iter().filter(|b| **b == b'\n').count() > 20 => Some(e2e::Injected { status: 413, headers: vec![], body: "{\"error\":\"request entity too large\"}".into() }),
+                _ => None,
+            }
+        }),
+    );
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!("{}\ngzip = false\nmax_rows = 200", influx_sink(proxy.port));
+    let config = write_config(dir.path(), &sink, &[device("incomer", sim.port(), 1, "eastron_sdm630", "1s", "")]);
+    let out = run_collector(&config, "6s");
+    assert!(out.status.success(), "the collector ends normally");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let sink = stdout.lines().find(|l| l.starts_with("sink influxdb:")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(sink.contains(" 0 readings dead-lettered"), "{sink}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("batch too large for the server; splitting it"));
+    assert_same(&parquet_readings(dir.path()), &influx_points(server.port));
+}

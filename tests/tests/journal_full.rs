@@ -23,7 +23,7 @@ fn a_full_journal_pauses_polling_and_shutdown_still_ends() {
     assert!(started.elapsed() < Duration::from_secs(20), "shutdown took {:?}", started.elapsed());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("journal full: holding new readings"), "{stderr}");
+    assert!(stderr.contains("journal has no room: holding new readings"), "{stderr}");
     let skipped: u64 = ["a", "b", "c"].iter().map(|d| summary_row(&stdout, d)[2].parse::<u64>().unwrap()).sum();
     assert!(skipped > 0, "polling paused while the journal was full:\n{stdout}");
 

@@ -64,7 +64,11 @@ fn a_dead_meter_on_the_line_costs_its_timeout_and_nothing_more() {
     let cycles: u64 = dead[1].parse().unwrap();
     assert!(timeouts >= 3 && timeouts < cycles, "backed off: {dead:?}");
     let of = |name: &'static str| stored.iter().filter(move |r| r.meter.as_str() == name);
-    assert!(of("dead").count() > 0 && of("dead").all(|r| r.value.is_none() && r.quality == Quality::Timeout));
+    assert!(of("dead").count() > 0 && of("dead").all(|r| r.value.is_none() && matches!(r.quality, Quality::Timeout | Quality::SkippedBackoff)));
+    // A slot skipped by the back-off says so: nothing was asked, so it is no timeout.
+    let asked: u64 = of("dead").filter(|r| r.quality == Quality::Timeout).count() as u64;
+    let skipped = of("dead").filter(|r| r.quality == Quality::SkippedBackoff).count();
+    assert!(skipped > 0 && asked <= timeouts, "{asked} timeout rows for {timeouts} timeouts, {skipped} skipped");
 
     // The refusing meter: exception 04 counted, its other reads stored with values.
     let refusing = summary_row(&stdout, "refusing");

@@ -112,10 +112,11 @@ fn faults_are_counted_and_the_healthy_meter_keeps_its_cadence() {
     assert!(of("healthy").all(|r| r.quality == Quality::Good));
     assert_eq!(summary_row(&stdout, "healthy").last().map(String::as_str), Some("-"));
 
-    // Dead: timeouts counted, and its slots stored without values.
+    // Dead: timeouts counted, and its slots stored without values: timed out, or skipped while
+    // it was backed off (nothing asked).
     let dead = summary_row(&stdout, "dead");
     assert!(dead.iter().any(|c| c.starts_with("timeout=")), "{dead:?}");
-    assert!(of("dead").count() > 0 && of("dead").all(|r| r.value.is_none() && r.quality == Quality::Timeout));
+    assert!(of("dead").count() > 0 && of("dead").all(|r| r.value.is_none() && matches!(r.quality, Quality::Timeout | Quality::SkippedBackoff)));
 
     // Refusing: exception 04 counted; some points stored with values, some without.
     let refusing = summary_row(&stdout, "refusing");

@@ -13,8 +13,9 @@ use serde::Deserialize;
 pub use duration::HumanDuration;
 pub use error::{ConfigError, ConfigErrors};
 
+use crate::dead_letter::DeadLetterLimits;
 use crate::journal::JournalConfig;
-use crate::mqtt::mapping::Format;
+use crate::mqtt::mapping::{capture_count, covers, filter_problem, template_captures, Format};
 use crate::mqtt::source::{Credentials, MqttSpec};
 use crate::sink::influxdb::{InfluxConfig, InfluxSpec};
 use crate::modbus::plan::{Limits, MAX_REGISTERS};
@@ -33,6 +34,17 @@ struct RawConfig {
     modbus: ModbusSection,
     mqtt: Option<MqttSpec>,
     health: Option<crate::health::HealthSpec>,
+    #[serde(default)]
+    clock: ClockSection,
+}
+
+/// `[clock]`: whether the gateway's clock may be trusted without the kernel saying it is
+/// synchronised.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockSection {
+    #[serde(default)]
+    trusted: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +58,16 @@ struct GatewaySection {
 #[serde(deny_unknown_fields)]
 struct StorageSection {
     data_dir: PathBuf,
+    /// Free bytes the collector leaves on the data directory's filesystem: the journal and the
+    /// dead letters stop short of it, so the sinks always have room to deliver (and free space).
+    #[serde(default = "default_reserve_bytes")]
+    reserve_bytes: u64,
+    #[serde(default)]
+    dead_letters: DeadLetterLimits,
+}
+
+fn default_reserve_bytes() -> u64 {
+    32 * 1024 * 1024
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,12 +389,18 @@ pub struct Config {
     pub parquet: ParquetSinkConfig,
     /// The InfluxDB sink, when configured.
     pub influxdb: Option<InfluxConfig>,
+    /// The journal's settings, with `storage.reserve_bytes` in `reserve_bytes`.
     pub journal: JournalConfig,
+    /// How much room dead letters may take.
+    pub dead_letters: DeadLetterLimits,
     pub devices: Vec<Device>,
     /// The MQTT source, when configured, and its password and TLS material.
     pub mqtt: Option<(MqttSpec, Credentials)>,
     /// The health endpoint, when configured.
     pub health: Option<crate::health::HealthSpec>,
+    /// `[clock] trusted`: readings are good even while the kernel says the clock is not
+    /// synchronised.
+    pub clock_trusted: bool,
 }
 
 impl Config {
@@ -416,6 +444,10 @@ impl Config {
         }
         if raw.storage.data_dir.as_os_str().is_empty() {
             err("storage.data_dir".into(), "is empty".into());
+        }
+        let dl = raw.storage.dead_letters;
+        if dl.file_bytes == 0 || dl.file_bytes > dl.max_bytes {
+            err("storage.dead_letters.file_bytes".into(), format!("is {}; it must be at least 1 and at most max_bytes ({})", dl.file_bytes, dl.max_bytes));
         }
         let profiles_dir = raw.modbus.profiles_dir.as_ref().map(|d| base.join(d));
 
@@ -590,6 +622,9 @@ impl Config {
             if m.subscriptions.is_empty() {
                 err("mqtt.subscriptions".into(), "is empty; subscribe to at least one topic".into());
             }
+            if !(1..=crate::mqtt::source::READ_CEILING).contains(&m.max_message_bytes) {
+                err("mqtt.max_message_bytes".into(), format!("is {}; it must be between 1 and {}", m.max_message_bytes, crate::mqtt::source::READ_CEILING));
+            }
             for (i, s) in m.subscriptions.iter().enumerate() {
                 let key = format!("mqtt.subscriptions[{i}]");
                 if s.fields.is_empty() {
@@ -601,6 +636,25 @@ impl Config {
                 for (j, f) in s.fields.iter().enumerate() {
                     if f.unit.dimension() != f.quantity.canonical_unit().dimension() {
                         err(format!("{key}.fields[{j}].unit"), format!("{} measures {:?} but {} is stored in {}", f.unit, f.unit.dimension(), f.quantity, f.quantity.canonical_unit()));
+                    }
+                    if f.kind == readings::Kind::Counter && !f.quantity.measure.is_cumulative() {
+                        err(format!("{key}.fields[{j}].kind"), format!("is counter but {} is not a cumulative quantity; use gauge", f.quantity));
+                    }
+                    if f.kind == readings::Kind::Gauge && f.quantity.measure.is_energy_total() {
+                        err(format!("{key}.fields[{j}].kind"), format!("is gauge but {} is an energy total, which only grows; use counter (the accounts take consumption from counters)", f.quantity));
+                    }
+                }
+                match filter_problem(&s.topic) {
+                    Some(problem) => err(format!("{key}.topic"), format!("is not a valid topic filter: {problem}")),
+                    None => {
+                        let have = capture_count(&s.topic);
+                        if let Some(n) = template_captures(&s.meter).into_iter().find(|n| *n == 0 || *n > have) {
+                            err(format!("{key}.meter"), format!("{:?} uses capture {{{n}}} but topic {:?} has {have} (one per '+' or '#' level, from {{1}})", s.meter, s.topic));
+                        }
+                        let earlier = m.subscriptions[..i].iter().position(|e| filter_problem(&e.topic).is_none() && covers(&e.topic, &s.topic));
+                        if let Some(e) = earlier {
+                            err(format!("{key}.topic"), format!("{:?} is shadowed by mqtt.subscriptions[{e}] ({:?}): a message goes to the first subscription that matches, so this one would get none; list the narrower filter first", s.topic, m.subscriptions[e].topic));
+                        }
                     }
                 }
             }
@@ -630,10 +684,12 @@ impl Config {
             data_dir: base.join(&raw.storage.data_dir),
             parquet: raw.sinks.parquet,
             influxdb,
-            journal: raw.journal,
+            journal: JournalConfig { reserve_bytes: raw.storage.reserve_bytes, ..raw.journal },
+            dead_letters: raw.storage.dead_letters,
             devices,
             mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
             health: raw.health,
+            clock_trusted: raw.clock.trusted,
         })
     }
 

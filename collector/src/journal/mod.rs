@@ -6,6 +6,8 @@
 //! `<dir>/cursor-<sink>` files holding the next sequence number each sink has not yet delivered.
 
 pub mod codec;
+pub mod cursor;
+mod recover;
 pub mod writer;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -19,6 +21,8 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::config::HumanDuration;
+use crate::disk;
+use cursor::Cursor;
 
 /// What to do when the journal reaches its disk budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -58,6 +62,10 @@ pub struct JournalConfig {
     /// ... or this long after the first unsynced one, whichever comes first.
     #[serde(default = "default_sync_delay")]
     pub sync_delay: HumanDuration,
+    /// Free bytes appends leave on the filesystem (`storage.reserve_bytes`): the room the sinks
+    /// need to deliver, and so to free the journal's segments, when the disk fills.
+    #[serde(skip)]
+    pub reserve_bytes: u64,
 }
 
 fn default_segment_bytes() -> u64 {
@@ -84,6 +92,7 @@ impl Default for JournalConfig {
             when_full: default_policy(),
             sync_records: default_sync_records(),
             sync_delay: default_sync_delay(),
+            reserve_bytes: 0,
         }
     }
 }
@@ -95,8 +104,35 @@ pub enum JournalError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("the journal is full ({bytes} bytes of a {budget}-byte budget) and its policy is to block")]
     Full { bytes: u64, budget: u64 },
+    #[error("the data directory's filesystem has {free} bytes free, less than the {reserve}-byte reserve (storage.reserve_bytes) with {needed} more to write")]
+    DiskLow { free: u64, reserve: u64, needed: u64 },
+    #[error("{path}: no space left on the device (the append was rolled back)")]
+    OutOfSpace { path: PathBuf },
+    #[error("{path}: fsync failed: {source}; what was written since the last sync may be lost, so the journal takes no more readings until a restart rescans it")]
+    SyncFailed { path: PathBuf, source: std::io::Error },
+    #[error("the journal stopped after a failed fsync: {0}")]
+    Stopped(String),
     #[error("no sink named {0:?}")]
     UnknownSink(String),
+}
+
+impl JournalError {
+    /// A short label for counters: why an append failed.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JournalError::Io { .. } => "io",
+            JournalError::Full { .. } => "budget",
+            JournalError::DiskLow { .. } => "disk_reserve",
+            JournalError::OutOfSpace { .. } => "no_space",
+            JournalError::SyncFailed { .. } | JournalError::Stopped(_) => "fsync",
+            JournalError::UnknownSink(_) => "unknown_sink",
+        }
+    }
+
+    /// Whether waiting for the sinks (or an operator freeing space) can clear it.
+    pub fn is_room(&self) -> bool {
+        matches!(self, JournalError::Full { .. } | JournalError::DiskLow { .. } | JournalError::OutOfSpace { .. })
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -129,7 +165,10 @@ struct Segment {
     /// One past the last sequence number in it.
     next: u64,
     path: PathBuf,
+    /// Length of the file: good records, and the holes below.
     bytes: u64,
+    /// Corrupt stretches `(start, end)` recovery left in place; readers skip them.
+    holes: Vec<(u64, u64)>,
 }
 
 /// Where a sink is reading: the segment, the byte offset in it, and the next sequence number.
@@ -155,12 +194,18 @@ pub struct Journal {
     active: File,
     next_seq: u64,
     durable: u64,
-    cursors: BTreeMap<String, u64>,
+    cursors: BTreeMap<String, Cursor>,
     dropped: u64,
     buf: Vec<u8>,
     /// (first sequence number, when appended), at most one mark a second: how old the oldest
     /// undelivered reading is. Readings recovered at start are marked with the time of opening.
     marks: VecDeque<(u64, SystemTime)>,
+    /// Set by a failed fsync: after one, Linux may have dropped the unsynced pages while a
+    /// later fsync succeeds, so nothing more is taken until a restart rescans the segments.
+    stopped: Option<String>,
+    /// A failed append could not be cut back off the active segment: the next append starts a
+    /// new one, and the next start's scan cuts the partial record.
+    tail_dirty: bool,
 }
 
 /// The journal, even if a thread panicked holding it: its state is on disk, not in the lock.
@@ -172,9 +217,14 @@ fn segment_path(dir: &Path, base: u64) -> PathBuf {
     dir.join(format!("seg-{base:020}.log"))
 }
 
+fn cursor_path(dir: &Path, sink: &str) -> PathBuf {
+    dir.join(format!("cursor-{sink}"))
+}
+
 impl Journal {
     /// Opens (or creates) the journal in `dir` for `sinks`, cutting any corrupt or torn bytes and
-    /// saying so.
+    /// saying so. Needs no free space when the journal exists: a collector on a full disk starts
+    /// and delivers what its journal holds.
     pub fn open(dir: &Path, config: JournalConfig, sinks: &[&str]) -> Result<(Journal, Recovery), JournalError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let mut bases: Vec<u64> = Vec::new();
@@ -184,16 +234,17 @@ impl Journal {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if let Some(base) = name.strip_prefix("seg-").and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse().ok()) {
                 bases.push(base);
+            } else if name.ends_with(".recover") || name.ends_with(".tmp") {
+                // Left by earlier versions' recovery and cursor commits, possibly half-written.
+                info!(file = %path.display(), "removing a temporary file an earlier run left");
+                fs::remove_file(&path).map_err(io(&path))?;
             } else if let Some(sink) = name.strip_prefix("cursor-") {
-                if sink.ends_with(".tmp") {
-                    let _ = fs::remove_file(&path);
-                } else if sinks.contains(&sink) {
-                    let text = fs::read_to_string(&path).map_err(io(&path))?;
-                    match text.trim().parse::<u64>() {
-                        Ok(c) => {
+                if sinks.contains(&sink) {
+                    match Cursor::read(&path).map_err(io(&path))? {
+                        Some(c) => {
                             cursors.insert(sink.to_owned(), c);
                         }
-                        Err(_) => warn!(file = %path.display(), "unreadable cursor; the sink starts from the oldest reading kept"),
+                        None => warn!(file = %path.display(), "unreadable cursor; the sink starts from the oldest reading kept"),
                     }
                 } else {
                     info!(sink, "a sink no longer configured had a cursor; removing it");
@@ -209,7 +260,7 @@ impl Journal {
         let count = bases.len();
         for (i, base) in bases.into_iter().enumerate() {
             let path = segment_path(dir, base);
-            let (seg, cut) = recover_segment(&path, base, last_seq, i + 1 == count)?;
+            let (seg, cut) = recover::recover_segment(&path, base, last_seq, i + 1 == count)?;
             if let Some(cut) = cut {
                 warn!(
                     segment = %cut.segment.display(),
@@ -229,20 +280,33 @@ impl Journal {
         let mut next_seq = last_seq.map_or(0, |s| s + 1);
         let oldest = segments.front().map_or(next_seq, |s| s.base);
         for sink in sinks {
-            let c = cursors.entry((*sink).to_owned()).or_insert(oldest);
-            next_seq = next_seq.max(*c);
+            let c = cursors.entry((*sink).to_owned()).or_insert(Cursor::new(oldest));
+            next_seq = next_seq.max(c.next);
         }
         if segments.back().is_none_or(|s| s.bytes > 0 && s.next != next_seq) {
-            // Start a fresh segment where the sequence continues.
+            // Start a fresh segment where the sequence continues (an empty file: no data block).
             let path = segment_path(dir, next_seq);
             File::create(&path).map_err(io(&path))?;
             sync_dir(dir)?;
-            segments.push_back(Segment { base: next_seq, next: next_seq, path, bytes: 0 });
+            segments.push_back(Segment { base: next_seq, next: next_seq, path, bytes: 0, holes: Vec::new() });
         }
         let active_path = segments.back().map(|s| s.path.clone()).unwrap_or_default();
         let active = OpenOptions::new().append(true).open(&active_path).map_err(io(&active_path))?;
         recovery.segments = segments.len();
-        let mut journal = Journal { dir: dir.to_owned(), config, segments, active, next_seq, durable: next_seq, cursors, dropped: 0, buf: Vec::new(), marks: VecDeque::new() };
+        let mut journal = Journal {
+            dir: dir.to_owned(),
+            config,
+            segments,
+            active,
+            next_seq,
+            durable: next_seq,
+            cursors,
+            dropped: 0,
+            buf: Vec::new(),
+            marks: VecDeque::new(),
+            stopped: None,
+            tail_dirty: false,
+        };
         let min_cursor = journal.slowest_cursor();
         recovery.records = next_seq.saturating_sub(min_cursor);
         journal.marks.push_back((min_cursor.min(next_seq), SystemTime::now()));
@@ -251,8 +315,12 @@ impl Journal {
     }
 
     /// Appends `readings`; they are durable after the next [`Journal::sync`]. Returns the first
-    /// sequence number given and one past the last.
+    /// sequence number given and one past the last. A failed write is cut back off the segment,
+    /// so the segment never holds a partial record that readers would stop at.
     pub fn append(&mut self, readings: &[Reading]) -> Result<(u64, u64), JournalError> {
+        if let Some(why) = &self.stopped {
+            return Err(JournalError::Stopped(why.clone()));
+        }
         let first = self.next_seq;
         self.buf.clear();
         for (i, r) in readings.iter().enumerate() {
@@ -261,11 +329,20 @@ impl Journal {
         let size = self.buf.len() as u64;
         self.make_room(size)?;
         let active = self.segments.back().map_or(0, |s| s.bytes);
-        if active > 0 && active + size > self.config.segment_bytes {
+        if self.tail_dirty || (active > 0 && active + size > self.config.segment_bytes) {
             self.roll()?;
+            self.tail_dirty = false;
         }
-        let path = self.segments.back().map(|s| s.path.clone()).unwrap_or_default();
-        self.active.write_all(&self.buf).map_err(io(&path))?;
+        let (path, before) = self.segments.back().map(|s| (s.path.clone(), s.bytes)).unwrap_or_default();
+        if let Err(e) = self.active.write_all(&self.buf) {
+            // Shortening needs no free block; should it fail anyway, the next append starts a
+            // fresh segment and the partial bytes wait for the next start's scan.
+            if let Err(cut) = self.active.set_len(before) {
+                warn!(segment = %path.display(), error = %cut, "could not cut a failed append back off the segment; starting a new one");
+                self.tail_dirty = true;
+            }
+            return Err(if disk::is_out_of_space(&e) { JournalError::OutOfSpace { path } } else { JournalError::Io { path, source: e } });
+        }
         let now = SystemTime::now();
         if self.marks.back().is_none_or(|(_, t)| now.duration_since(*t).unwrap_or_default() >= Duration::from_secs(1)) {
             self.marks.push_back((first, now));
@@ -278,13 +355,21 @@ impl Journal {
         Ok((first, self.next_seq))
     }
 
-    /// Makes everything appended so far durable.
+    /// Makes everything appended so far durable. A failure is final for this process (see
+    /// [`JournalError::SyncFailed`]).
     pub fn sync(&mut self) -> Result<(), JournalError> {
+        if let Some(why) = &self.stopped {
+            return Err(JournalError::Stopped(why.clone()));
+        }
         if self.durable == self.next_seq {
             return Ok(());
         }
         let path = self.segments.back().map(|s| s.path.clone()).unwrap_or_default();
-        self.active.sync_data().map_err(io(&path))?;
+        if let Err(source) = self.active.sync_data() {
+            let e = JournalError::SyncFailed { path, source };
+            self.stopped = Some(e.to_string());
+            return Err(e);
+        }
         self.durable = self.next_seq;
         Ok(())
     }
@@ -296,17 +381,26 @@ impl Journal {
 
     /// The next sequence number `sink` has not delivered.
     pub fn cursor(&self, sink: &str) -> Result<u64, JournalError> {
-        self.cursors.get(sink).copied().ok_or_else(|| JournalError::UnknownSink(sink.to_owned()))
+        self.cursors.get(sink).map(|c| c.next).ok_or_else(|| JournalError::UnknownSink(sink.to_owned()))
     }
 
     /// How long ago the oldest reading some sink has not delivered was appended (to within a
     /// second); `None` when every sink is up to date.
     pub fn oldest_undelivered_age(&self) -> Option<Duration> {
-        let min = self.slowest_cursor();
-        if min >= self.next_seq {
+        self.undelivered_age(self.slowest_cursor())
+    }
+
+    /// How long ago the oldest reading `sink` has not delivered was appended; `None` when it is
+    /// up to date.
+    pub fn sink_undelivered_age(&self, sink: &str) -> Option<Duration> {
+        self.undelivered_age(self.cursor(sink).ok()?)
+    }
+
+    fn undelivered_age(&self, from: u64) -> Option<Duration> {
+        if from >= self.durable {
             return None;
         }
-        let (_, at) = self.marks.iter().rev().find(|(seq, _)| *seq <= min).or(self.marks.front())?;
+        let (_, at) = self.marks.iter().rev().find(|(seq, _)| *seq <= from).or(self.marks.front())?;
         Some(SystemTime::now().duration_since(*at).unwrap_or_default())
     }
 
@@ -321,8 +415,16 @@ impl Journal {
     }
 
     /// Reads up to `max` durable readings from `pos` on (a sink starts from
-    /// `ReadPos { next: cursor, .. }`), advancing `pos`.
+    /// `ReadPos { next: cursor, .. }`), advancing `pos` only if the whole read succeeds: a
+    /// failure part-way leaves it where it was, so nothing is skipped.
     pub fn read(&self, pos: &mut ReadPos, max: usize) -> Result<Vec<(u64, Reading)>, JournalError> {
+        let mut at_pos = pos.clone();
+        let out = self.read_from(&mut at_pos, max)?;
+        *pos = at_pos;
+        Ok(out)
+    }
+
+    fn read_from(&self, pos: &mut ReadPos, max: usize) -> Result<Vec<(u64, Reading)>, JournalError> {
         let mut out = Vec::new();
         while out.len() < max && pos.next < self.durable {
             // The segment holding pos.next (records before the oldest segment were dropped).
@@ -332,13 +434,17 @@ impl Journal {
             if seg.base != pos.segment || pos.next < seg.base {
                 *pos = ReadPos { segment: seg.base, offset: 0, next: pos.next.max(seg.base) };
             }
+            if let Some(&(_, end)) = seg.holes.iter().find(|(start, end)| (*start..*end).contains(&pos.offset)) {
+                pos.offset = end;
+            }
             let mut file = File::open(&seg.path).map_err(io(&seg.path))?;
             file.seek(SeekFrom::Start(pos.offset)).map_err(io(&seg.path))?;
             let mut bytes = Vec::new();
             // Only bytes of durable records (the active segment may hold a partly written batch),
             // and about what `max` records take, not the rest of the segment: a record that
-            // straddles the end is read by the next call.
-            let remaining = seg.bytes - pos.offset;
+            // straddles the end is read by the next call. A hole ends the chunk.
+            let hole = seg.holes.iter().map(|(start, _)| *start).find(|start| *start > pos.offset).unwrap_or(seg.bytes);
+            let remaining = hole.min(seg.bytes).saturating_sub(pos.offset);
             let chunk = ((max - out.len()) as u64).saturating_mul(256).max(codec::MAX_RECORD as u64 * 2).min(remaining);
             file.take(chunk).read_to_end(&mut bytes).map_err(io(&seg.path))?;
             let mut at = 0;
@@ -355,12 +461,13 @@ impl Journal {
                 }
             }
             pos.offset += at as u64;
+            let at_hole = seg.holes.iter().any(|(start, _)| *start == pos.offset);
             if pos.next >= seg.next {
                 match self.segments.iter().find(|s| s.base > seg.base) {
                     Some(next) => *pos = ReadPos { segment: next.base, offset: 0, next: pos.next.max(next.base) },
                     None => break,
                 }
-            } else if at == 0 {
+            } else if at == 0 && !at_hole {
                 break;
             }
         }
@@ -368,24 +475,27 @@ impl Journal {
     }
 
     /// Records that `sink` has delivered everything below `next`, and deletes segments every
-    /// sink is past.
+    /// sink is past. The cursor file is overwritten in place: no new disk block is needed.
     pub fn commit(&mut self, sink: &str, next: u64) -> Result<(), JournalError> {
-        if !self.cursors.contains_key(sink) {
+        let path = cursor_path(&self.dir, sink);
+        let Some(cursor) = self.cursors.get_mut(sink) else {
             return Err(JournalError::UnknownSink(sink.to_owned()));
+        };
+        // In memory first: segments are freed even if the file cannot be written now; a restart
+        // before the next good write delivers those readings again (delivery is at least once).
+        let mut written = cursor.write(&path, next).map_err(io(&path));
+        if written.is_err() {
+            cursor.next = cursor.next.max(next);
         }
-        let path = self.dir.join(format!("cursor-{sink}"));
-        let tmp = self.dir.join(format!("cursor-{sink}.tmp"));
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(format!("{next}\n").as_bytes()).map_err(io(&tmp))?;
-        f.sync_data().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        self.cursors.insert(sink.to_owned(), next);
-        self.delete_delivered()
+        if let Err(e) = self.delete_delivered() {
+            written = written.and(Err(e));
+        }
+        written
     }
 
     /// The next sequence number the slowest sink has not delivered.
     fn slowest_cursor(&self) -> u64 {
-        self.cursors.values().copied().min().unwrap_or(self.next_seq)
+        self.cursors.values().map(|c| c.next).min().unwrap_or(self.next_seq)
     }
 
     fn delete_delivered(&mut self) -> Result<(), JournalError> {
@@ -393,6 +503,12 @@ impl Journal {
         // Keep the last mark at or before the slowest cursor: it dates the oldest undelivered.
         while self.marks.len() > 1 && self.marks.get(1).is_some_and(|(seq, _)| *seq <= min) {
             self.marks.pop_front();
+        }
+        // A delivered active segment would hold its blocks until it reaches segment_bytes: when
+        // the disk runs low (or it is big), start a new one so the old one can go.
+        let active = self.segments.back().map_or(0, |s| s.bytes);
+        if min >= self.next_seq && self.stopped.is_none() && active > 0 && (active >= self.config.segment_bytes / 8 || self.disk_low(0)) {
+            self.roll()?;
         }
         while self.segments.len() > 1 && self.segments.front().is_some_and(|s| s.next <= min) {
             if let Some(seg) = self.segments.pop_front() {
@@ -407,90 +523,58 @@ impl Journal {
         let path = segment_path(&self.dir, self.next_seq);
         self.active = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
         sync_dir(&self.dir)?;
-        self.segments.push_back(Segment { base: self.next_seq, next: self.next_seq, path, bytes: 0 });
+        self.segments.push_back(Segment { base: self.next_seq, next: self.next_seq, path, bytes: 0, holes: Vec::new() });
         Ok(())
     }
 
-    /// Applies the disk budget before `size` more bytes are written.
+    /// Whether writing `size` more bytes would eat into the filesystem's reserve.
+    fn disk_low(&self, size: u64) -> bool {
+        self.config.reserve_bytes > 0 && disk::free_bytes(&self.dir).is_ok_and(|free| free < self.config.reserve_bytes.saturating_add(size))
+    }
+
+    /// Applies the disk budget and the filesystem reserve before `size` more bytes are written.
     fn make_room(&mut self, size: u64) -> Result<(), JournalError> {
         let budget = self.config.budget_bytes;
-        while self.disk_bytes() + size > budget {
-            match self.config.when_full {
-                FullPolicy::Block => return Err(JournalError::Full { bytes: self.disk_bytes(), budget }),
-                FullPolicy::DropOldest => {
-                    if self.segments.len() == 1 {
-                        // Only the active segment is left: close it so it can go too.
-                        self.roll()?;
-                    }
-                    let Some(seg) = self.segments.pop_front() else { break };
-                    let mut lost = 0;
-                    for c in self.cursors.values_mut() {
-                        if *c < seg.next {
-                            lost = lost.max(seg.next - (*c).max(seg.base));
-                            *c = seg.next;
-                        }
-                    }
-                    fs::remove_file(&seg.path).map_err(io(&seg.path))?;
-                    self.dropped += lost;
-                    warn!(segment = %seg.path.display(), readings = lost, "journal full: dropped its oldest segment with readings no sink had delivered");
-                    for (sink, c) in self.cursors.clone() {
-                        self.commit(&sink, c)?;
-                    }
+        loop {
+            let over_budget = self.disk_bytes() + size > budget;
+            let low = !over_budget && self.disk_low(size);
+            if !over_budget && !low {
+                return Ok(());
+            }
+            let error = |j: &Journal| match over_budget {
+                true => JournalError::Full { bytes: j.disk_bytes(), budget },
+                false => JournalError::DiskLow { free: disk::free_bytes(&j.dir).unwrap_or(0), reserve: j.config.reserve_bytes, needed: size },
+            };
+            // Dropping frees space only while closed segments exist (or, over the budget, the
+            // active one holds readings).
+            let can_drop = self.segments.len() > 1 || (over_budget && self.segments.back().is_some_and(|s| s.bytes > 0));
+            if self.config.when_full == FullPolicy::Block || !can_drop {
+                return Err(error(self));
+            }
+            if self.segments.len() == 1 {
+                // Only the active segment is left: close it so it can go too.
+                self.roll()?;
+            }
+            let Some(seg) = self.segments.pop_front() else { return Err(error(self)) };
+            let mut lost = 0;
+            for c in self.cursors.values() {
+                if c.next < seg.next {
+                    lost = lost.max(seg.next - c.next.max(seg.base));
                 }
             }
+            fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+            self.dropped += lost;
+            warn!(segment = %seg.path.display(), readings = lost, "journal full: dropped its oldest segment with readings no sink had delivered");
+            let behind: Vec<String> = self.cursors.iter().filter(|(_, c)| c.next < seg.next).map(|(s, _)| s.clone()).collect();
+            for sink in behind {
+                self.commit(&sink, seg.next)?;
+            }
         }
-        Ok(())
     }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
-/// Scans a segment; cuts a corrupt stretch (rewriting the file without it) or a torn tail.
-fn recover_segment(path: &Path, base: u64, prev: Option<u64>, is_last: bool) -> Result<(Segment, Option<Cut>), JournalError> {
-    let bytes = fs::read(path).map_err(io(path))?;
-    let mut at = 0;
-    let mut next = base;
-    let mut last = prev;
-    let mut keep: Vec<(usize, usize)> = Vec::new(); // byte ranges of good records
-    let mut cut: Option<Cut> = None;
-    while at < bytes.len() {
-        match codec::decode(&bytes[at..]) {
-            Ok((seq, _, n)) if last.is_none_or(|l| seq > l) => {
-                keep.push((at, at + n));
-                last = Some(seq);
-                next = seq + 1;
-                at += n;
-            }
-            _ => {
-                // Find the next offset where a record with a later sequence number starts.
-                let resume = (at + 1..bytes.len()).find(|&o| {
-                    matches!(codec::decode(&bytes[o..]), Ok((seq, _, _)) if last.is_none_or(|l| seq > l))
-                });
-                let end = resume.unwrap_or(bytes.len());
-                let lost = match resume.map(|o| codec::decode(&bytes[o..])) {
-                    Some(Ok((seq, _, _))) => seq - last.map_or(base, |l| l + 1),
-                    _ => u64::from(end > at),
-                };
-                let c = cut.get_or_insert(Cut { segment: path.to_owned(), offset: at as u64, bytes: 0, records: 0, torn_tail: false });
-                c.bytes += (end - at) as u64;
-                c.records += lost;
-                c.torn_tail = resume.is_none() && is_last;
-                at = end;
-            }
-        }
-    }
-    if cut.is_some() {
-        let good: Vec<u8> = keep.iter().flat_map(|&(a, b)| bytes[a..b].iter().copied()).collect();
-        let tmp = path.with_extension("recover");
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&good).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, path).map_err(io(path))?;
-    }
-    let kept: usize = keep.iter().map(|(a, b)| b - a).sum();
-    Ok((Segment { base, next, path: path.to_owned(), bytes: kept as u64 }, cut))
 }
 
 #[cfg(test)]
@@ -593,11 +677,17 @@ mod tests {
         f.write_all(&partial[..partial.len() / 2]).unwrap();
         drop(f);
 
+        let good_len = fs::metadata(seg).unwrap().len() - (partial.len() / 2) as u64;
+        // A half-written copy an earlier version's recovery left behind is removed.
+        fs::write(seg.with_extension("recover"), b"half").unwrap();
         let (mut j, rec) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
         assert_eq!(rec.cuts.len(), 1);
         let cut = &rec.cuts[0];
         assert!(cut.torn_tail);
         assert_eq!((cut.bytes, cut.records), ((partial.len() / 2) as u64, 1));
+        assert_eq!(fs::metadata(seg).unwrap().len(), good_len, "the tail is cut off in place");
+        let names: Vec<String> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(!names.iter().any(|n| n.ends_with(".recover")), "{names:?}");
         assert_eq!(read_all(&j, "parquet").len(), 5);
         // Appending continues with the next sequence number, readable after the cut.
         assert_eq!(j.append(&batch(5, 1)).unwrap(), (5, 6));
@@ -627,8 +717,16 @@ mod tests {
         let (j, rec) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
         assert_eq!(rec.cuts.len(), 1);
         assert_eq!((rec.cuts[0].records, rec.cuts[0].bytes, rec.cuts[0].torn_tail), (1, record_len as u64, false));
+        assert_eq!(fs::read(seg).unwrap(), bytes, "recovery needs no room: the bad record stays in place, skipped");
         let seqs: Vec<u64> = read_all(&j, "parquet").iter().map(|(s, _)| *s).collect();
         assert_eq!(seqs, vec![0, 1, 2, 3, 5, 6, 7, 8, 9]);
+        // Small reads step over the hole too.
+        let mut pos = ReadPos::at(0);
+        let mut small = Vec::new();
+        for _ in 0..20 {
+            small.extend(j.read(&mut pos, 2).unwrap().into_iter().map(|(s, _)| s));
+        }
+        assert_eq!(small, vec![0, 1, 2, 3, 5, 6, 7, 8, 9]);
     }
 
     #[test]
@@ -682,5 +780,55 @@ mod tests {
         assert_eq!(j.dropped(), first, "every reading before the first kept one is counted as dropped");
         assert_eq!(kept.last().unwrap().0, 199);
         assert_eq!(kept.len() as u64, 200 - first);
+    }
+
+    #[test]
+    fn a_failed_read_leaves_the_position_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), config(4096, 1 << 30, FullPolicy::Block), &["parquet"]).unwrap();
+        for i in 0..40 {
+            j.append(&batch(i * 5, 5)).unwrap();
+        }
+        j.sync().unwrap();
+        let files = segment_files(dir.path());
+        assert!(files.len() > 2);
+        // The second segment goes missing: a read that gets through the first must fail whole.
+        fs::remove_file(&files[1]).unwrap();
+        let mut pos = ReadPos::at(0);
+        assert!(j.read(&mut pos, usize::MAX).is_err());
+        assert_eq!(pos, ReadPos::at(0), "the readings of the first segment are not skipped");
+    }
+
+    #[test]
+    fn a_failed_fsync_stops_the_journal() {
+        use std::os::fd::FromRawFd as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+        // fsync on a pipe fails (EINVAL): a stand-in for a disk that failed to write back.
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let _read_end = unsafe { File::from_raw_fd(fds[0]) };
+        j.active = unsafe { File::from_raw_fd(fds[1]) };
+        j.append(&batch(0, 3)).unwrap();
+        let err = j.sync().unwrap_err();
+        assert!(matches!(err, JournalError::SyncFailed { .. }), "{err}");
+        assert_eq!(j.durable(), 0, "nothing is trusted as durable");
+        assert!(matches!(j.append(&batch(3, 1)), Err(JournalError::Stopped(_))));
+        assert!(matches!(j.sync(), Err(JournalError::Stopped(_))), "a later fsync is not trusted either");
+    }
+
+    #[test]
+    fn a_delivered_active_segment_is_rolled_so_its_space_can_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), config(8192, 1 << 30, FullPolicy::Block), &["parquet"]).unwrap();
+        j.append(&batch(0, 40)).unwrap();
+        j.sync().unwrap();
+        assert!(j.disk_bytes() >= 8192 / 8);
+        j.commit("parquet", 40).unwrap();
+        assert_eq!(j.disk_bytes(), 0, "nothing undelivered is kept on disk");
+        assert_eq!(segment_files(dir.path()).len(), 1);
+        j.append(&batch(40, 1)).unwrap();
+        j.sync().unwrap();
+        assert_eq!(read_all(&j, "parquet").iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![40]);
     }
 }

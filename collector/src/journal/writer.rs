@@ -1,7 +1,8 @@
 //! The journal's writer task: appends what sources send and syncs in groups, bounded by count and
-//! by delay. When the journal is full under the block policy it keeps the batch, retries, and
-//! raises the `full` flag: pollers skip their slots while it is up, so polling pauses until sinks
-//! catch up.
+//! by delay. When an append cannot be made (the budget, the filesystem's reserve, no space, an
+//! I/O error) it keeps the batch, retries, and raises the `full` flag: pollers skip their slots
+//! while it is up, so polling pauses until there is room again. A failed fsync ends the task with
+//! an error: the collector exits and the next start rescans the journal.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,25 +11,27 @@ use std::time::Duration;
 use readings::Reading;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::{lock, Journal, JournalConfig, JournalError};
 use crate::stats::Stats;
 
-/// A batch for the journal; `ack` (if any) is answered once the batch is durable.
+/// A batch for the journal; `ack` (if any) is answered once the batch is durable, and dropped
+/// unanswered if the batch was not journalled.
 pub struct Append {
     pub readings: Vec<Reading>,
     pub ack: Option<oneshot::Sender<()>>,
 }
 
-/// How often a full journal is retried.
+/// How often a held batch is retried.
 const FULL_RETRY: Duration = Duration::from_millis(200);
 
 /// Runs until every sender of `input` is gone, then syncs a last time. `durable` publishes the
-/// journal's durable end after every sync.
+/// journal's durable end after every sync. Returns an error only for a failed fsync.
 ///
-/// When the journal is full and `shutdown` turns true, the batch in hand is given up (counted in
-/// `stats` and logged): shutting down must not wait for sinks that may never catch up.
+/// When appends are failing and `shutdown` turns true, the batch in hand is given up (counted in
+/// `stats` and logged, its acknowledgement never sent): shutting down must not wait for room
+/// that may never come.
 pub async fn run(
     journal: Arc<Mutex<Journal>>,
     config: JournalConfig,
@@ -37,7 +40,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
     stats: Arc<Stats>,
     full: Arc<AtomicBool>,
-) {
+) -> Result<(), JournalError> {
     let (sync_records, sync_delay) = (config.sync_records, config.sync_delay.0);
     while let Some(first) = input.recv().await {
         let deadline = Instant::now() + sync_delay;
@@ -46,8 +49,9 @@ pub async fn run(
         let mut next = Some(first);
         while let Some(batch) = next.take() {
             unsynced += batch.readings.len();
-            append(&journal, &batch.readings, &shutdown, &stats, &full).await;
-            acks.extend(batch.ack);
+            if append(&journal, &batch.readings, &shutdown, &stats, &full).await? {
+                acks.extend(batch.ack);
+            }
             if unsynced >= sync_records {
                 break;
             }
@@ -58,7 +62,6 @@ pub async fn run(
         }
         let synced = tokio::task::block_in_place(|| {
             let mut j = lock(&journal);
-
             j.sync().map(|()| j.durable())
         });
         match synced {
@@ -68,37 +71,55 @@ pub async fn run(
                     let _ = ack.send(());
                 }
             }
-            // Unacknowledged sources send again; the Modbus poller's readings stay in the file
-            // and become durable with the next successful sync.
-            Err(e) => error!(error = %e, "syncing the journal failed"),
+            Err(e) => {
+                // Unacknowledged sources send again; the pollers' readings since the last sync
+                // are rescanned (or cut, if the pages were lost) at the next start.
+                error!(error = %e, "syncing the journal failed; stopping the collector");
+                stats.journal(|j| j.blocked = Some(e.to_string()));
+                full.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
         }
     }
+    Ok(())
 }
 
-async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &watch::Receiver<bool>, stats: &Stats, full: &AtomicBool) {
-    let mut warned = false;
+/// Appends `readings`, holding them until it succeeds; false if they were given up at shutdown.
+async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &watch::Receiver<bool>, stats: &Stats, full: &AtomicBool) -> Result<bool, JournalError> {
+    let mut failures = 0u64;
     loop {
         let result = tokio::task::block_in_place(|| lock(journal).append(readings));
         match result {
             Ok(_) => {
-                full.store(false, Ordering::Relaxed);
-                return;
-            }
-            Err(e @ JournalError::Full { .. }) => {
-                full.store(true, Ordering::Relaxed);
-                if *shutdown.borrow() {
-                    error!(readings = readings.len(), "shutting down with the journal full: these readings are lost");
-                    stats.journal(|j| j.dropped += readings.len() as u64);
-                    return;
+                if failures > 0 {
+                    info!(failed_attempts = failures, "appending to the journal works again; polling resumes");
+                    full.store(false, Ordering::Relaxed);
+                    stats.journal(|j| j.blocked = None);
                 }
-                if !warned {
-                    warn!(error = %e, "journal full: holding new readings until the sinks catch up; polling pauses");
-                    warned = true;
-                }
-                tokio::time::sleep(FULL_RETRY).await;
+                return Ok(true);
             }
+            Err(e @ (JournalError::Stopped(_) | JournalError::SyncFailed { .. })) => return Err(e),
             Err(e) => {
-                error!(error = %e, readings = readings.len(), "appending to the journal failed; retrying");
+                failures += 1;
+                full.store(true, Ordering::Relaxed);
+                let reason = e.reason();
+                stats.journal(|j| {
+                    *j.append_failures.entry(reason.to_owned()).or_default() += 1;
+                    j.blocked = Some(e.to_string());
+                });
+                if *shutdown.borrow() {
+                    error!(readings = readings.len(), error = %e, "shutting down while the journal takes nothing: these readings are lost (none was acknowledged to its source)");
+                    stats.journal(|j| j.dropped += readings.len() as u64);
+                    return Ok(false);
+                }
+                // Logged on the first failure and then sparsely: it repeats every 200 ms.
+                if failures == 1 || failures.is_power_of_two() {
+                    if e.is_room() {
+                        warn!(error = %e, failed_attempts = failures, "journal has no room: holding new readings until there is; polling pauses");
+                    } else {
+                        error!(error = %e, failed_attempts = failures, "appending to the journal failed: holding new readings and retrying; polling pauses");
+                    }
+                }
                 tokio::time::sleep(FULL_RETRY).await;
             }
         }

@@ -67,6 +67,12 @@ impl ReadError {
         }
     }
 
+    /// Whether the connection to the endpoint failed (not one device behind it): once the link
+    /// answers any device again, this device may answer too.
+    pub fn is_link_down(&self) -> bool {
+        matches!(self, ReadError::Connect { .. } | ReadError::Transport(_))
+    }
+
     /// Whether retrying within the cycle is worth it: after a dropped connection or a refused
     /// connect, a fresh connection often works at once. A timeout is not retried: on a shared
     /// link the retry would cost every other device on it another timeout, and the next slot

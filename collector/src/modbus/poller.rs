@@ -2,7 +2,7 @@
 //! address share that address's [`Link`] and take turns, a whole cycle at a time.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,11 @@ use tracing::{debug, error, info, warn};
 use super::decode::decode;
 use super::link::{Link, ReadError};
 use super::plan::{plan, ReadRequest, Target};
+use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
 use crate::config::Device;
 use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
-use crate::schedule::{is_due, next_slot, now_ms, sleep_until};
+use crate::schedule::{is_due, next_slot, now_ms};
 use crate::stats::Stats;
 
 /// Failed cycles in a row after which a device is backed off: it skips slots, then is re-probed.
@@ -25,46 +26,81 @@ const DEAD_AFTER: u32 = 3;
 /// Longest back-off of a dead device.
 const MAX_BACKOFF_MS: u64 = 300_000;
 
+/// A connection shared by the devices behind one address, and when it last answered any of them.
+#[derive(Clone)]
+pub struct SharedLink {
+    pub link: Arc<Mutex<Link>>,
+    /// Wall-clock ms of the link's last answer: a device backed off because the link was down
+    /// is probed again as soon as the link answers for another unit.
+    pub answered_ms: Arc<AtomicI64>,
+}
+
+impl SharedLink {
+    /// A fresh link handle.
+    pub fn new(link: Link) -> Self {
+        Self { link: Arc::new(Mutex::new(link)), answered_ms: Arc::new(AtomicI64::new(0)) }
+    }
+}
+
+/// What every poller of a collector shares.
+#[derive(Clone)]
+pub struct PollerShared {
+    pub identity: Identity,
+    pub stats: Arc<Stats>,
+    pub out: mpsc::Sender<Append>,
+    /// Up while the journal takes nothing: slots are skipped, nothing is polled.
+    pub journal_full: Arc<AtomicBool>,
+    /// Whether the clock that stamps the slots is synchronised.
+    pub trust: Arc<ClockTrust>,
+}
+
 /// The poller of one device.
 pub struct DevicePoller {
     device: Device,
     link: Arc<Mutex<Link>>,
+    link_answered_ms: Arc<AtomicI64>,
     identity: Identity,
     stats: Arc<Stats>,
     out: mpsc::Sender<Append>,
-    /// Up while the journal is full (block policy): slots are skipped, nothing is polled.
+    /// Up while the journal takes nothing: slots are skipped, nothing is polled.
     journal_full: Arc<AtomicBool>,
+    trust: Arc<ClockTrust>,
+    clock: Arc<dyn WallClock>,
     /// Values read alone because a merged read over them was refused with exception 02.
     isolated: HashSet<Target>,
     plans: HashMap<Vec<usize>, Vec<ReadRequest>>,
     fail_streak: u32,
     backoff_until_ms: i64,
     last_failure: Option<ReadError>,
+    /// The slot of the last cycle that failed.
+    failed_at_ms: i64,
     logged: HashSet<(u16, String)>,
 }
 
 impl DevicePoller {
-    /// A poller sending each cycle's readings to `out`.
-    pub fn new(
-        device: Device,
-        link: Arc<Mutex<Link>>,
-        identity: Identity,
-        stats: Arc<Stats>,
-        out: mpsc::Sender<Append>,
-        journal_full: Arc<AtomicBool>,
-    ) -> Self {
+    /// A poller sending each cycle's readings to `shared.out`.
+    pub fn new(device: Device, link: SharedLink, shared: PollerShared) -> Self {
+        Self::with_clock(device, link, shared, Arc::new(SystemClock))
+    }
+
+    /// A poller whose slots follow `clock` (a test's clock, or the system's).
+    pub fn with_clock(device: Device, link: SharedLink, shared: PollerShared, clock: Arc<dyn WallClock>) -> Self {
         Self {
             device,
-            link,
-            identity,
-            stats,
-            out,
-            journal_full,
+            link: link.link,
+            link_answered_ms: link.answered_ms,
+            identity: shared.identity,
+            stats: shared.stats,
+            out: shared.out,
+            journal_full: shared.journal_full,
+            trust: shared.trust,
+            clock,
             isolated: HashSet::new(),
             plans: HashMap::new(),
             fail_streak: 0,
             backoff_until_ms: 0,
             last_failure: None,
+            failed_at_ms: 0,
             logged: HashSet::new(),
         }
     }
@@ -72,23 +108,30 @@ impl DevicePoller {
     /// Polls until `shutdown` turns true, finishing the cycle under way.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let interval = self.device.interval.as_millis();
-        let mut slot = next_slot(now_ms(), interval);
+        let mut slot = next_slot(self.clock.now_ms(), interval);
         loop {
-            tokio::select! {
-                _ = sleep_until(slot) => {}
-                _ = shutdown.changed() => {}
-            }
+            let waited = tokio::select! {
+                w = wait_for_slot(self.clock.as_ref(), slot) => Some(w),
+                _ = shutdown.changed() => None,
+            };
             if *shutdown.borrow() {
                 break;
             }
+            if let Some(Waited::Stepped { by_ms }) = waited {
+                if self.stats.clock_step() {
+                    warn!(step_ms = by_ms, "the wall clock was stepped; polling follows the new time");
+                }
+                slot = next_slot(self.clock.now_ms(), interval);
+                continue;
+            }
             if self.journal_full.load(Ordering::Relaxed) {
                 self.stats.device(self.device.meter.as_str(), |c| c.skipped_slots += 1);
-                slot = next_slot(now_ms(), interval);
+                slot = next_slot(self.clock.now_ms(), interval);
                 continue;
             }
             let readings = self.cycle(slot).await;
             // From the slot's time to the last answer: how late in its slot a device's readings are.
-            let took = (now_ms() - slot).max(0) as u64;
+            let took = (self.clock.now_ms() - slot).max(0) as u64;
             self.stats.device(self.device.meter.as_str(), |c| c.cycle_ms_max = c.cycle_ms_max.max(took));
             if !readings.is_empty() {
                 let n = readings.len();
@@ -107,7 +150,7 @@ impl DevicePoller {
                     }
                 }
             }
-            let next = next_slot(now_ms(), interval);
+            let next = next_slot(self.clock.now_ms(), interval);
             let skipped = ((next - slot) / interval as i64 - 1).max(0) as u64;
             if skipped > 0 {
                 warn!(device = %self.device.meter, skipped, "a cycle overran its interval; slots skipped");
@@ -130,13 +173,19 @@ impl DevicePoller {
         let name = self.device.meter.as_str().to_owned();
         self.stats.device(&name, |c| c.cycles += 1);
 
-        if slot_ms < self.backoff_until_ms {
-            let error = self.last_failure.clone().unwrap_or(ReadError::Transport("backed off".into()));
+        // The link answering another unit after this device lost it means the link is back:
+        // probe now rather than at the end of a back-off of up to five minutes.
+        let link_back = self.last_failure.as_ref().is_some_and(ReadError::is_link_down) && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
+        if slot_ms < self.backoff_until_ms && !link_back {
             self.stats.device(&name, |c| {
                 c.skipped_slots += 1;
                 c.readings_missing += due.len() as u64;
             });
-            return due.iter().map(|&i| self.missing(i, time, error.quality())).collect();
+            // Nothing was asked: the rows say so, rather than repeat the last failure's reason.
+            return due.iter().map(|&i| self.missing(i, time, Quality::SkippedBackoff)).collect();
+        }
+        if link_back && slot_ms < self.backoff_until_ms {
+            info!(device = %self.device.meter, "the link answers another device again; probing this one now");
         }
 
         let requests = self.plan_for(&due);
@@ -203,7 +252,10 @@ impl DevicePoller {
                 }
             });
             match result {
-                Ok(regs) => return Ok(regs),
+                Ok(regs) => {
+                    self.link_answered_ms.store(now_ms(), Ordering::Relaxed);
+                    return Ok(regs);
+                }
                 Err(e) => {
                     debug!(device = name, request = %req, attempt, error = %e, "read failed");
                     if !e.is_retryable() || attempt >= retries {
@@ -275,10 +327,14 @@ impl DevicePoller {
             self.fail_streak = 0;
             self.backoff_until_ms = 0;
             self.last_failure = None;
+            self.stats.device(name, |c| c.fail_streak = 0);
             return;
         }
         let error = values.values().find_map(|v| v.as_ref().err().cloned());
+        self.failed_at_ms = now_ms();
         self.fail_streak += 1;
+        let streak = self.fail_streak;
+        self.stats.device(name, |c| c.fail_streak = streak);
         if self.fail_streak == 1 {
             if let Some(e) = &error {
                 warn!(device = name, endpoint = %self.device.endpoint, unit = self.device.unit, error = %e, "device not answering");
@@ -313,6 +369,7 @@ impl DevicePoller {
                     (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => (None, e.quality()),
                     _ => (None, Quality::CommError),
                 };
+                let quality = self.trust.stamp(quality);
                 match (value, quality) {
                     (Some(_), Quality::Good) => good += 1,
                     (Some(_), _) => flagged += 1,

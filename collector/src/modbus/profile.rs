@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use readings::{Kind, Measure, Medium, Quantity, Unit};
+use readings::{Kind, Medium, Quantity, Unit};
 use serde::Deserialize;
 
 use super::register::{DataType, RegisterFunction, WordOrder};
@@ -190,13 +190,6 @@ impl Profile {
     }
 }
 
-fn is_accumulating(m: Measure) -> bool {
-    use Measure::*;
-    matches!(
-        m,
-        ActiveEnergyImport | ActiveEnergyExport | ReactiveEnergyImport | ReactiveEnergyExport | Volume | Mass | HeatEnergy
-    )
-}
 
 impl RegisterMap {
     /// Validates point and scale-register specs; `prefix` is the key path they sit under.
@@ -248,8 +241,11 @@ impl RegisterMap {
                     format!("{} measures {:?} but {} is stored in {canonical}", p.unit, p.unit.dimension(), p.quantity),
                 );
             }
-            if p.kind == Kind::Counter && !is_accumulating(p.quantity.measure) {
+            if p.kind == Kind::Counter && !p.quantity.measure.is_cumulative() {
                 err(format!("{key}.kind"), format!("is counter but {} is not a cumulative quantity; use gauge", p.quantity));
+            }
+            if p.kind == Kind::Gauge && p.quantity.measure.is_energy_total() {
+                err(format!("{key}.kind"), format!("is gauge but {} is an energy total, which only grows; use counter (the accounts take consumption from counters)", p.quantity));
             }
             let scale = p.scale.unwrap_or(1.0);
             if !scale.is_finite() || scale == 0.0 {

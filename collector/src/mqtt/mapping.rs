@@ -49,6 +49,9 @@ pub struct FieldSpec {
     pub medium: Medium,
     pub kind: Kind,
     pub unit: Unit,
+    /// JSON path or CSV column where the message states the value's unit, if it does: a unit of
+    /// the same dimension is converted from, any other is a reason to dead-letter the message.
+    pub unit_path: Option<String>,
     #[serde(default = "one")]
     pub scale: f64,
 }
@@ -89,6 +92,8 @@ pub enum MapError {
     Time { path: String, reason: String },
     #[error("CSV column {0:?} is not a column number")]
     Column(String),
+    #[error("field {path:?} is in {stated:?} by the message, which {why}")]
+    Unit { path: String, stated: String, why: String },
 }
 
 /// The captured levels of `topic` under `filter`, or `None` if it does not match.
@@ -157,6 +162,76 @@ fn parse_time(spec: &TimeSpec, raw: TimeValue<'_>) -> Result<DateTime<Utc>, MapE
     Ok(t)
 }
 
+/// The unit a message states for field `f`: the mapping's unit or one of its dimension.
+fn stated_unit(f: &FieldSpec, stated: &str) -> Result<Unit, MapError> {
+    let bad = |why: String| MapError::Unit { path: f.unit_path.clone().unwrap_or_default(), stated: truncate(stated, 20), why };
+    let unit: Unit = stated.trim().parse().map_err(|_| bad("is not a unit this collector knows".into()))?;
+    if unit.dimension() != f.unit.dimension() {
+        return Err(bad(format!("measures {:?}, not {:?} as the mapping's {} does", unit.dimension(), f.unit.dimension(), f.unit)));
+    }
+    Ok(unit)
+}
+
+/// Why `filter` is not a valid MQTT topic filter (MQTT 3.1.1, 4.7.1), if it is not.
+pub fn filter_problem(filter: &str) -> Option<String> {
+    if filter.is_empty() {
+        return Some("is empty".into());
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
+            return Some(format!("{filter:?}: '#' must be a whole level and the last one"));
+        }
+        if level.contains('+') && *level != "+" {
+            return Some(format!("{filter:?}: '+' must be a whole level, as in \"a/+/b\""));
+        }
+    }
+    None
+}
+
+/// How many captures (`+` and `#` levels) a filter has.
+pub fn capture_count(filter: &str) -> usize {
+    filter.split('/').filter(|l| *l == "+" || *l == "#").count()
+}
+
+/// The capture numbers (`{1}`, `{2}`, ...) a meter template uses.
+pub fn template_captures(template: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open + 1..];
+        if let Some(close) = rest.find('}') {
+            if let Ok(n) = rest[..close].parse() {
+                out.push(n);
+            }
+            rest = &rest[close + 1..];
+        }
+    }
+    out
+}
+
+/// Whether every topic `inner` matches is matched by `outer` too (so a subscription with
+/// `inner` listed after one with `outer` would never see a message).
+pub fn covers(outer: &str, inner: &str) -> bool {
+    let (o, i): (Vec<&str>, Vec<&str>) = (outer.split('/').collect(), inner.split('/').collect());
+    for (k, level) in o.iter().enumerate() {
+        match *level {
+            // "a/#" also matches "a" itself: it covers whatever is left of inner.
+            "#" => return true,
+            "+" => match i.get(k) {
+                Some(&"#") | None => return false,
+                Some(_) => {}
+            },
+            exact => {
+                if i.get(k) != Some(&exact) {
+                    return false;
+                }
+            }
+        }
+    }
+    o.len() == i.len()
+}
+
 enum TimeValue<'a> {
     Number(f64),
     Text(&'a str),
@@ -171,6 +246,8 @@ impl Subscription {
         let meter: MeterId = meter_text.parse().map_err(|e: readings::IdError| MapError::Meter(meter_text.clone(), e.to_string()))?;
         let text = std::str::from_utf8(payload).map_err(|_| MapError::NotUtf8)?;
         let mut values: Vec<f64> = Vec::with_capacity(self.fields.len());
+        // The unit each field's value is in: the mapping's, or the one the message states.
+        let mut units: Vec<Unit> = self.fields.iter().map(|f| f.unit).collect();
         let time = match self.format {
             Format::Json => {
                 let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| MapError::NotJson(e.to_string()))?;
@@ -181,6 +258,15 @@ impl Subscription {
                         serde_json::Value::String(s) => number(&f.path, s)?,
                         other => return Err(MapError::NotANumber { path: f.path.clone(), found: truncate(&other.to_string(), 40) }),
                     });
+                }
+                for (f, unit) in self.fields.iter().zip(&mut units) {
+                    if let Some(path) = &f.unit_path {
+                        let stated = match json_at(&doc, path).ok_or_else(|| MapError::Missing(path.clone()))? {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        *unit = stated_unit(f, &stated)?;
+                    }
                 }
                 match &self.time {
                     None => received,
@@ -207,8 +293,11 @@ impl Subscription {
                     let i: usize = path.trim().parse().map_err(|_| MapError::Column(path.to_owned()))?;
                     cols.get(i).copied().ok_or_else(|| MapError::Missing(path.to_owned()))
                 };
-                for f in &self.fields {
+                for (f, unit) in self.fields.iter().zip(&mut units) {
                     values.push(number(&f.path, col(&f.path)?)?);
+                    if let Some(path) = &f.unit_path {
+                        *unit = stated_unit(f, col(path)?)?;
+                    }
                 }
                 match &self.time {
                     None => received,
@@ -220,10 +309,17 @@ impl Subscription {
             .fields
             .iter()
             .zip(values)
-            .map(|(f, raw)| {
+            .zip(units)
+            .map(|((f, raw), unit)| {
                 let canonical = f.quantity.canonical_unit();
-                let v = f.unit.convert(readings::apply_scale(raw, f.scale), canonical).unwrap_or(f64::NAN);
-                let (value, quality) = if v.is_finite() { (Some(v), Quality::Good) } else { (None, Quality::OutOfRange) };
+                let v = unit.convert(readings::apply_scale(raw, f.scale), canonical).unwrap_or(f64::NAN);
+                // A cumulative register below zero is a fault of the meter or its gateway: kept,
+                // flagged, and left out of the accounts.
+                let (value, quality) = match v.is_finite() {
+                    false => (None, Quality::OutOfRange),
+                    true if f.kind == Kind::Counter && v < 0.0 => (Some(v), Quality::OutOfRange),
+                    true => (Some(v), Quality::Good),
+                };
                 Reading {
                     time,
                     enterprise: identity.enterprise.clone(),
@@ -275,6 +371,36 @@ medium = "electricity"
 kind = "gauge"
 unit = "W"
 "#;
+
+    #[test]
+    fn filters_templates_and_shadowing() {
+        assert_eq!(filter_problem("a/+/c/#"), None);
+        assert!(filter_problem("a/#/b").unwrap().contains("'#' must be a whole level and the last one"));
+        assert!(filter_problem("c/d+").unwrap().contains("'+' must be a whole level"));
+        assert!(filter_problem("c/d#").is_some());
+        assert_eq!(capture_count("plant/+/meters/+/#"), 3);
+        assert_eq!(template_captures("boiler-{2}-{1}{x}"), vec![2, 1]);
+        assert!(covers("plant/#", "plant/+/state"));
+        assert!(covers("plant/+/state", "plant/a/state"));
+        assert!(covers("#", "a"));
+        assert!(!covers("plant/+/state", "plant/#"));
+        assert!(!covers("plant/a/state", "plant/+/state"));
+        assert!(!covers("plant/+", "plant/+/state"));
+    }
+
+    #[test]
+    fn a_negative_counter_is_flagged_and_a_stated_unit_is_checked() {
+        let csv = "topic = \"m/+\"\nmeter = \"{1}\"\nformat = \"csv\"\n[[fields]]\npath = \"0\"\nunit_path = \"1\"\nquantity = \"active_energy_import\"\nmedium = \"electricity\"\nkind = \"counter\"\nunit = \"kWh\"\n";
+        let s = sub(csv);
+        let out = s.map(&id(), "m/a", b"-3.5,kWh", received()).unwrap();
+        assert_eq!((out[0].value, out[0].quality), (Some(-3.5), Quality::OutOfRange));
+        let out = s.map(&id(), "m/a", b"1.5,MWh", received()).unwrap();
+        assert_eq!((out[0].value, out[0].quality), (Some(1500.0), Quality::Good), "a stated unit of the same dimension is converted from");
+        let err = s.map(&id(), "m/a", b"12,m3", received()).unwrap_err().to_string();
+        assert_eq!(err, "field \"1\" is in \"m3\" by the message, which measures Volume, not Energy as the mapping's kWh does");
+        let err = s.map(&id(), "m/a", b"12,furlongs", received()).unwrap_err().to_string();
+        assert!(err.contains("is not a unit this collector knows"), "{err}");
+    }
 
     #[test]
     fn topic_captures() {

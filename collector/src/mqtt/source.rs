@@ -1,22 +1,27 @@
 //! The MQTT source: a persistent session (clean session off, a stable client id, QoS 1) whose
 //! messages are acknowledged to the broker only once their readings are durable in the journal,
 //! so a collector that is down or killed loses nothing the broker holds. A message that does not
-//! map is dead-lettered with its reason and acknowledged: it never holds the queue.
+//! map, or is larger than `max_message_bytes`, is dead-lettered with its reason and acknowledged
+//! once the dead letter is written: it never holds the queue. A message too large for the
+//! connection's read limit breaks the connection (rumqttc refuses it before reading it); the
+//! next connection reads up to that message's size, once, so it can be dead-lettered instead of
+//! being resent forever.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use readings::Reading;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, ConnectionError, Event, MqttOptions, Packet, Publish, QoS, StateError};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 use super::mapping::Subscription;
+use crate::clock::ClockTrust;
 use crate::config::{read_file, read_secret, ConfigError, HumanDuration};
+use crate::dead_letter::DeadLetters;
 use crate::journal::writer::Append;
 use crate::normalise::Identity;
 use crate::stats::Stats;
@@ -36,9 +41,27 @@ pub struct MqttSpec {
     pub tls: Option<TlsSpec>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive: HumanDuration,
+    /// Larger messages are dead-lettered, not mapped (default 256 KiB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
 }
+
+fn default_max_message_bytes() -> usize {
+    256 * 1024
+}
+
+/// Room for the topic and the packet's own fields on top of a payload of `max_message_bytes`.
+const PACKET_OVERHEAD: usize = 64 * 1024 + 16;
+/// The largest message the source reads at all, to dead-letter it: a broker should refuse
+/// larger ones (`max_packet_size`); 64 MiB is what a small gateway can hold once.
+pub const READ_CEILING: usize = 64 * 1024 * 1024;
+/// A connection that stayed up this long resets the reconnect backoff; a shorter one does not,
+/// so a broker that accepts and then drops the connection is not hammered.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// `[mqtt.tls]`: the broker's CA, and a client certificate where the broker asks for one.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -107,14 +130,30 @@ pub struct MqttCounters {
     pub readings: u64,
     pub dead_lettered: u64,
     pub connection_errors: u64,
+    /// Messages larger than `max_message_bytes` (dead-lettered).
+    pub oversized: u64,
+    /// Since when the source has had no connection (from start until the first one).
+    pub down_since: Option<Instant>,
 }
 
 /// Runs the source until `shutdown`; readings go to the journal writer through `out`.
-pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, out: mpsc::Sender<Append>, dead_letter: PathBuf, stats: Arc<Stats>, mut shutdown: watch::Receiver<bool>) {
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    spec: MqttSpec,
+    credentials: Credentials,
+    identity: Identity,
+    out: mpsc::Sender<Append>,
+    dead_letters: DeadLetters,
+    stats: Arc<Stats>,
+    trust: Arc<ClockTrust>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let read_limit = spec.max_message_bytes.saturating_add(PACKET_OVERHEAD);
     let mut options = MqttOptions::new(spec.client_id.clone(), spec.host.clone(), spec.port);
     options.set_keep_alive(spec.keep_alive.0);
     options.set_clean_session(false);
     options.set_manual_acks(true);
+    options.set_max_packet_size(read_limit, read_limit);
     if let (Some(user), Some(password)) = (&spec.username, &credentials.password) {
         options.set_credentials(user.clone(), password.clone());
     }
@@ -122,21 +161,24 @@ pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, o
         options.set_transport(rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Simple { ca, alpn: None, client_auth: credentials.client_auth.clone() }));
     }
     let (client, mut events) = AsyncClient::new(options, 256);
-    // Acknowledgements go out in the order messages came in, each once its readings are durable.
+    stats.mqtt(|c| c.down_since = Some(Instant::now()));
+    // Acknowledgements go out in the order messages came in, each once its readings are durable
+    // (or its dead letter written). A message whose readings were not journalled is never
+    // acknowledged: the broker sends it again.
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<(Publish, Option<oneshot::Receiver<()>>)>();
     let acker_client = client.clone();
     let acker = tokio::spawn(async move {
         while let Some((publish, durable)) = ack_rx.recv().await {
             if let Some(d) = durable {
                 if d.await.is_err() {
-                    // The journal stopped before syncing: leave the message to the broker.
                     continue;
                 }
             }
             let _ = acker_client.ack(&publish).await;
         }
     });
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = FIRST_BACKOFF;
+    let mut connected_at: Option<Instant> = None;
     loop {
         let event = tokio::select! {
             e = events.poll() => e,
@@ -145,7 +187,10 @@ pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, o
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 info!(broker = %format!("{}:{}", spec.host, spec.port), session_present = ack.session_present, "MQTT connected");
-                backoff = Duration::from_millis(200);
+                connected_at = Some(Instant::now());
+                stats.mqtt(|c| c.down_since = None);
+                // A raised read limit served this connection; the next one starts normal again.
+                events.mqtt_options.set_max_packet_size(read_limit, read_limit);
                 for s in &spec.subscriptions {
                     if let Err(e) = client.subscribe(s.topic.clone(), QoS::AtLeastOnce).await {
                         error!(topic = %s.topic, error = %e, "subscribing failed");
@@ -153,14 +198,33 @@ pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, o
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let (readings, problem) = map(&spec.subscriptions, &identity, &p);
+                let (readings, problem) = if p.payload.len() > spec.max_message_bytes {
+                    stats.mqtt(|c| c.oversized += 1);
+                    (Vec::new(), Some(format!("the message has {} bytes, more than mqtt.max_message_bytes ({})", p.payload.len(), spec.max_message_bytes)))
+                } else {
+                    map(&spec.subscriptions, &identity, &p, &trust)
+                };
                 stats.mqtt(|c| {
                     c.messages += 1;
                     c.readings += readings.len() as u64;
                 });
                 if let Some(reason) = problem {
-                    dead_letter_message(&dead_letter, &p, &reason);
                     stats.mqtt(|c| c.dead_lettered += 1);
+                    let (tx, rx) = oneshot::channel();
+                    let letters = dead_letters.clone();
+                    let line = dead_letter_line(&p, &reason);
+                    if letters.log_allowed().is_some() {
+                        warn!(topic = %p.topic, reason, "MQTT message dead-lettered");
+                    }
+                    tokio::spawn(async move {
+                        // Refused (the directory is at its cap or the disk at its reserve): it
+                        // is counted and logged there, and the message is acknowledged all the
+                        // same, or it would hold every message behind it.
+                        let _ = letters.append_line("mqtt", line).await;
+                        let _ = tx.send(());
+                    });
+                    let _ = ack_tx.send((p, Some(rx)));
+                    continue;
                 }
                 if readings.is_empty() {
                     let _ = ack_tx.send((p, None));
@@ -174,13 +238,31 @@ pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, o
             }
             Ok(_) => {}
             Err(e) => {
-                stats.mqtt(|c| c.connection_errors += 1);
-                warn!(error = %e, retry_in = ?backoff, "MQTT connection failed");
+                stats.mqtt(|c| {
+                    c.connection_errors += 1;
+                    c.down_since.get_or_insert_with(Instant::now);
+                });
+                if connected_at.take().is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
+                    backoff = FIRST_BACKOFF;
+                }
+                let mut wait = backoff + Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+                if let Some(size) = oversized(&e) {
+                    if size <= READ_CEILING {
+                        // Read it once on the next connection, to dead-letter it.
+                        warn!(bytes = size, limit = spec.max_message_bytes, "an MQTT message too large to read broke the connection; reconnecting to read it once and dead-letter it");
+                        events.mqtt_options.set_max_packet_size(size + 16, read_limit);
+                        wait = FIRST_BACKOFF;
+                    } else {
+                        error!(bytes = size, ceiling = READ_CEILING, "an MQTT message larger than the collector will read holds the session's queue; set the broker's max_packet_size below this (see docs/mqtt.md)");
+                    }
+                } else {
+                    warn!(error = %e, retry_in = ?wait, "MQTT connection failed");
+                }
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
@@ -194,34 +276,45 @@ pub async fn run(spec: MqttSpec, credentials: Credentials, identity: Identity, o
     .await;
 }
 
+/// The size of the packet that broke the connection by being over the read limit, if that is
+/// what happened.
+fn oversized(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(StateError::Deserialization(rumqttc::Error::PayloadSizeLimitExceeded(size))) => Some(*size),
+        _ => None,
+    }
+}
+
 /// The readings of a message under the first subscription whose filter matches its topic, and
 /// the reason it did not map, if it did not.
-fn map(subscriptions: &[Subscription], identity: &Identity, p: &Publish) -> (Vec<Reading>, Option<String>) {
+fn map(subscriptions: &[Subscription], identity: &Identity, p: &Publish, trust: &ClockTrust) -> (Vec<Reading>, Option<String>) {
     let topic = p.topic.clone();
     let Some(sub) = subscriptions.iter().find(|s| super::mapping::captures(&s.topic, &topic).is_some()) else {
         return (Vec::new(), Some(format!("no subscription's filter matches topic {topic:?}")));
     };
-    match sub.map(identity, &topic, &p.payload, Utc::now()) {
-        Ok(readings) => (readings, None),
+    let received = Utc::now();
+    match sub.map(identity, &topic, &p.payload, received) {
+        // A reading stamped with the gateway's time (the message had none) is only as good as
+        // that clock.
+        Ok(mut readings) => {
+            for r in readings.iter_mut().filter(|r| r.time == received) {
+                r.quality = trust.stamp(r.quality);
+            }
+            (readings, None)
+        }
         Err(e) => (Vec::new(), Some(e.to_string())),
     }
 }
 
-fn dead_letter_message(dir: &std::path::Path, p: &Publish, reason: &str) {
-    let payload: String = String::from_utf8_lossy(&p.payload).chars().take(512).collect();
-    let line = serde_json::json!({
+/// The dead letter of a message: when, the topic, its size, the start of its payload, and why.
+fn dead_letter_line(p: &Publish, reason: &str) -> String {
+    let payload: String = String::from_utf8_lossy(&p.payload[..p.payload.len().min(2048)]).chars().take(512).collect();
+    serde_json::json!({
         "received": Utc::now().to_rfc3339(),
         "topic": p.topic,
+        "bytes": p.payload.len(),
         "payload": payload,
         "reason": reason,
-    });
-    warn!(topic = %p.topic, reason, "MQTT message dead-lettered");
-    let written = std::fs::create_dir_all(dir).and_then(|()| {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("mqtt.jsonl"))?;
-        writeln!(f, "{line}")?;
-        f.sync_data()
-    });
-    if let Err(e) = written {
-        error!(error = %e, "writing the MQTT dead-letter file failed; the message is only in this log: {line}");
-    }
+    })
+    .to_string()
 }

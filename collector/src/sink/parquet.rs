@@ -34,8 +34,8 @@ impl Sink for ParquetSink {
         match tokio::task::spawn_blocking(move || store.write(&batch)).await {
             Ok(Ok(_files)) => Outcome::Delivered,
             // Disk full, permissions: may clear; the readings are safe in the journal meanwhile.
-            Ok(Err(e)) => Outcome::Retry { after: Duration::from_secs(5), reason: e.to_string() },
-            Err(join) => Outcome::Retry { after: Duration::from_secs(5), reason: join.to_string() },
+            Ok(Err(e)) => Outcome::Retry { after: Duration::from_secs(5), reason: e.to_string(), timed_out: false },
+            Err(join) => Outcome::Retry { after: Duration::from_secs(5), reason: join.to_string(), timed_out: false },
         }
     }
 }

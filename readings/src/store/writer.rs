@@ -69,9 +69,14 @@ impl StoreWriter {
                 self.seq.fetch_add(1, Ordering::Relaxed)
             );
             let tmp = self.tmp.join(format!("{name}{TMP_SUFFIX}"));
-            write_file(&tmp, &rows, schema(), stored_values(&rows))?;
             let dest = dir.join(&name);
-            fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
+            let moved = write_file(&tmp, &rows, schema(), stored_values(&rows)).and_then(|()| fs::rename(&tmp, &dest).map_err(StoreError::io(&dest)));
+            if let Err(e) = moved {
+                // A half-written file (a full disk, most often) would hold its blocks until the
+                // next start; the batch is written again whole.
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
             sync_dir(&dir)?;
             if created {
                 sync_dir(&self.root)?;

@@ -3,10 +3,12 @@
 //! (with a DBRP mapping) and 3.x all accept.
 //!
 //! Failures: connection errors, timeouts, 5xx and 429 are retried with exponential backoff and
-//! jitter (a `Retry-After` header wins); 400, 422 and other refusals of the data itself set the
-//! batch aside in `<data_dir>/dead-letter/` with the server's message; 401, 403 and 404 are
-//! configuration problems: retried (and logged), never dead-lettered, so fixing the token or
-//! creating the database delivers everything.
+//! jitter (a `Retry-After` header, in seconds or as an HTTP date, wins up to `max_backoff`); a
+//! timeout also halves the batch; 413 splits the batch (a single reading too large is set
+//! aside); 400, 422 and other refusals of the data itself set the batch aside in
+//! `<data_dir>/dead-letter/` with the server's message; 401, 403 and 404 are configuration
+//! problems: retried (and logged), never dead-lettered, so fixing the token or creating the
+//! database delivers everything.
 
 pub mod line;
 
@@ -19,6 +21,7 @@ use serde::Deserialize;
 
 use super::driver::{Outcome, Sink};
 use crate::config::{read_secret, ConfigError, HumanDuration};
+use crate::dead_letter::DeadLetters;
 
 /// Which write API to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -191,7 +194,7 @@ impl InfluxSpec {
 pub struct InfluxSink {
     config: InfluxConfig,
     client: reqwest::Client,
-    dead_letter: PathBuf,
+    dead_letters: DeadLetters,
     attempt: u32,
 }
 
@@ -199,10 +202,10 @@ impl InfluxSink {
     /// The sink's name in the journal.
     pub const NAME: &'static str = "influxdb";
 
-    /// A sink for `config`; undeliverable batches go under `dead_letter`.
-    pub fn new(config: InfluxConfig, dead_letter: PathBuf) -> Result<Self, reqwest::Error> {
+    /// A sink for `config`; undeliverable batches go to `dead_letters`.
+    pub fn new(config: InfluxConfig, dead_letters: DeadLetters) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder().timeout(config.timeout.0).build()?;
-        Ok(Self { config, client, dead_letter, attempt: 0 })
+        Ok(Self { config, client, dead_letters, attempt: 0 })
     }
 
     fn backoff(&self) -> Duration {
@@ -211,15 +214,24 @@ impl InfluxSink {
         capped + Duration::from_millis(fastrand::u64(0..=capped.as_millis() as u64 / 2))
     }
 
-    fn set_aside(&self, body: &str, status: u16, message: &str) -> Result<PathBuf, std::io::Error> {
-        std::fs::create_dir_all(&self.dead_letter)?;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-        let path = self.dead_letter.join(format!("influxdb-{stamp}.lp"));
-        let mut f = std::fs::File::create(&path)?;
-        writeln!(f, "# refused with HTTP {status}: {}", message.replace('\n', " "))?;
-        f.write_all(body.as_bytes())?;
-        f.sync_all()?;
-        Ok(path)
+    async fn set_aside(&self, body: &str, status: u16, message: &str) -> Result<PathBuf, crate::dead_letter::DeadLetterError> {
+        let mut file = format!("# refused with HTTP {status}: {}\n", message.replace('\n', " ")).into_bytes();
+        file.extend_from_slice(body.as_bytes());
+        self.dead_letters.write_file("influxdb", "lp", file).await
+    }
+
+    /// The server's `Retry-After` (delay-seconds or an HTTP date), at most `max_backoff`: a
+    /// broken or hostile server must not park the sink for years, nor overflow a deadline.
+    fn retry_after(&self, header: Option<&str>) -> Option<Duration> {
+        let value = header?.trim();
+        let wait = match value.parse::<u64>() {
+            Ok(secs) => Duration::from_secs(secs),
+            Err(_) => {
+                let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+                (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
+            }
+        };
+        Some(wait.max(self.config.retry_backoff.0).min(self.config.max_backoff.0))
     }
 }
 
@@ -254,6 +266,7 @@ impl Sink for InfluxSink {
             Err(e) => {
                 let after = self.backoff();
                 self.attempt += 1;
+                let timed_out = e.is_timeout();
                 // reqwest's Display omits the cause (connection refused, timed out): keep it.
                 let mut reason = e.to_string();
                 let mut source = std::error::Error::source(&e);
@@ -262,7 +275,7 @@ impl Sink for InfluxSink {
                     reason.push_str(&s.to_string());
                     source = s.source();
                 }
-                return Outcome::Retry { after, reason };
+                return Outcome::Retry { after, reason, timed_out };
             }
         };
         let status = response.status();
@@ -270,24 +283,24 @@ impl Sink for InfluxSink {
             self.attempt = 0;
             return Outcome::Delivered;
         }
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = self.retry_after(response.headers().get("Retry-After").and_then(|v| v.to_str().ok()));
         let message: String = response.text().await.unwrap_or_default().chars().take(2000).collect();
         let code = status.as_u16();
+        if code == 413 && batch.len() > 1 {
+            return Outcome::TooLarge { reason: format!("HTTP 413: {}", message.trim()) };
+        }
         if status.is_server_error() || matches!(code, 401 | 403 | 404 | 408 | 429) {
             let after = retry_after.unwrap_or_else(|| self.backoff());
             self.attempt += 1;
-            return Outcome::Retry { after, reason: format!("HTTP {code}: {}", message.trim()) };
+            return Outcome::Retry { after, reason: format!("HTTP {code}: {}", message.trim()), timed_out: matches!(code, 408 | 504) };
         }
         // The data itself was refused and sending it again cannot help.
         self.attempt = 0;
-        match self.set_aside(&body, code, &message) {
+        match self.set_aside(&body, code, &message).await {
             Ok(path) => Outcome::SetAside { reason: format!("HTTP {code}: {} (batch in {})", message.trim(), path.display()) },
-            Err(e) => Outcome::Retry { after: self.backoff(), reason: format!("HTTP {code}, and writing the dead-letter file failed: {e}") },
+            // The readings stay in the journal: better a stalled sink (unhealthy, and said so)
+            // than a batch gone without a trace.
+            Err(e) => Outcome::Retry { after: self.backoff(), reason: format!("HTTP {code}, and the batch could not be set aside: {e}"), timed_out: false },
         }
     }
 }
@@ -325,5 +338,21 @@ mod tests {
         assert_eq!(errs[0].to_string(), "x.toml: sinks.influxdb.database: is required with api = \"v1\"");
         let errs = spec("api = \"v2\"\norg = \"o\"\nbucket = \"b\"\ntoken_file = \"/nonexistent/token\"").validate("x.toml", Path::new(".")).unwrap_err();
         assert!(errs[0].to_string().starts_with("x.toml: sinks.influxdb.token_file: cannot read /nonexistent/token:"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn retry_after_is_clamped_whatever_the_server_says() {
+        let mut c = spec("api = \"v1\"\ndatabase = \"e\"\nretry_backoff = \"200ms\"\nmax_backoff = \"30s\"").validate("x.toml", Path::new(".")).unwrap();
+        c.gzip = false;
+        let dir = tempfile::tempdir().unwrap();
+        let sink = InfluxSink::new(c, DeadLetters::new(dir.path().join("dl"), Default::default(), 0)).unwrap();
+        let s = |secs: u64| Some(Duration::from_secs(secs));
+        assert_eq!(sink.retry_after(Some("18446744073709551615")), s(30), "u64::MAX seconds once panicked the task");
+        assert_eq!(sink.retry_after(Some("Fri, 31 Dec 9999 23:59:59 GMT")), s(30));
+        assert_eq!(sink.retry_after(Some(" 7 ")), s(7));
+        assert_eq!(sink.retry_after(Some("0")), Some(Duration::from_millis(200)), "not a busy loop");
+        assert_eq!(sink.retry_after(Some("Thu, 01 Jan 1970 00:00:00 GMT")), Some(Duration::from_millis(200)), "a date in the past");
+        assert_eq!(sink.retry_after(Some("soon")), None);
+        assert_eq!(sink.retry_after(None), None);
     }
 }
