@@ -303,7 +303,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
 mod tests {
     use super::*;
 
-    fn health(dir: &std::path::Path) -> Health {
+    pub(super) fn health(dir: &std::path::Path) -> Health {
         let (journal, _) = Journal::open(&dir.join("journal"), Default::default(), &["parquet"]).unwrap();
         Health {
             spec: HealthSpec { listen: "127.0.0.1:0".parse().unwrap(), allow_remote: false, max_sink_delay: HumanDuration(Duration::from_secs(600)), max_mqtt_down: HumanDuration(Duration::from_secs(120)) },
@@ -339,5 +339,41 @@ mod tests {
         let text = metrics(&h);
         assert!(text.contains("\ncollector_healthy 0\n"), "{text}");
         assert!(text.contains("\ncollector_mqtt_connected 0\n"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod limits {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// Idle connections hold at most `MAX_CONNECTIONS` slots: the next one is closed at once
+    /// and counted, and the endpoint answers again once they go.
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = Arc::new(tests::health(dir.path()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_stop, shutdown) = watch::channel(false);
+        tokio::spawn(serve(listener, Arc::clone(&h), shutdown));
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await.expect("closed at once, not left hanging");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+        assert_eq!(h.rejected.load(Ordering::Relaxed), 1);
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ok = tokio::net::TcpStream::connect(addr).await.unwrap();
+        ok.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut answer = String::new();
+        ok.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(answer.ends_with("ok\n"), "{answer}");
     }
 }

@@ -831,4 +831,19 @@ mod tests {
         j.sync().unwrap();
         assert_eq!(read_all(&j, "parquet").iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![40]);
     }
+
+    #[test]
+    fn appends_stop_at_the_filesystems_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = disk::free_bytes(dir.path()).unwrap();
+        // A reserve larger than what is free: nothing more may be appended.
+        let config = JournalConfig { reserve_bytes: free.saturating_mul(2), ..JournalConfig::default() };
+        let (mut j, _) = Journal::open(dir.path(), config, &["parquet"]).unwrap();
+        let err = j.append(&batch(0, 1)).unwrap_err();
+        assert!(matches!(err, JournalError::DiskLow { .. }), "{err}");
+        assert!(err.is_room() && err.reason() == "disk_reserve");
+        assert_eq!(j.disk_bytes(), 0);
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig { reserve_bytes: 1024, ..JournalConfig::default() }, &["parquet"]).unwrap();
+        assert_eq!(j.append(&batch(0, 1)).unwrap(), (0, 1));
+    }
 }

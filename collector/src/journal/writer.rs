@@ -125,3 +125,39 @@ async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::codec::tests::reading;
+    use crate::journal::FullPolicy;
+
+    /// Stopping while the journal takes nothing gives up the batch in hand: its source must not
+    /// hear that it was journalled (an MQTT message would be acknowledged and lost).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_batch_given_up_at_shutdown_is_never_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = JournalConfig { segment_bytes: 4096, budget_bytes: 8192, when_full: FullPolicy::Block, ..JournalConfig::default() };
+        let (mut j, _) = Journal::open(dir.path(), config.clone(), &["parquet"]).unwrap();
+        let batch = |from: i64| (from..from + 5).map(|i| reading(1_700_000_000_000 + i * 1000, Some(i as f64))).collect::<Vec<_>>();
+        let mut n = 0;
+        while j.append(&batch(n)).is_ok() {
+            n += 5;
+        }
+        j.sync().unwrap();
+        let journal = Arc::new(Mutex::new(j));
+        let (tx, rx) = mpsc::channel(4);
+        let (durable, _) = watch::channel(0);
+        let (_stop, shutdown) = watch::channel(true);
+        let stats = Arc::new(Stats::default());
+        let full = Arc::new(AtomicBool::new(false));
+        let (ack, acked) = oneshot::channel();
+        tx.send(Append { readings: batch(n), ack: Some(ack) }).await.unwrap();
+        drop(tx);
+        run(journal, config, rx, durable, shutdown, Arc::clone(&stats), full).await.unwrap();
+        assert!(acked.await.is_err(), "the dropped batch was acknowledged");
+        let s = stats.snapshot().journal;
+        assert_eq!(s.dropped, 5);
+        assert_eq!(s.append_failures.get("budget"), Some(&1));
+    }
+}

@@ -72,8 +72,11 @@ pub struct DevicePoller {
     fail_streak: u32,
     backoff_until_ms: i64,
     last_failure: Option<ReadError>,
-    /// The slot of the last cycle that failed.
+    /// When the last failed cycle ended.
     failed_at_ms: i64,
+    /// Whether the link had answered no device for two intervals when this one last failed: the
+    /// link was down, not just this device.
+    link_was_down: bool,
     logged: HashSet<(u16, String)>,
 }
 
@@ -101,6 +104,7 @@ impl DevicePoller {
             backoff_until_ms: 0,
             last_failure: None,
             failed_at_ms: 0,
+            link_was_down: false,
             logged: HashSet::new(),
         }
     }
@@ -175,7 +179,7 @@ impl DevicePoller {
 
         // The link answering another unit after this device lost it means the link is back:
         // probe now rather than at the end of a back-off of up to five minutes.
-        let link_back = self.last_failure.as_ref().is_some_and(ReadError::is_link_down) && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
+        let link_back = self.link_was_down && self.last_failure.as_ref().is_some_and(ReadError::is_link_down) && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
         if slot_ms < self.backoff_until_ms && !link_back {
             self.stats.device(&name, |c| {
                 c.skipped_slots += 1;
@@ -332,6 +336,8 @@ impl DevicePoller {
         }
         let error = values.values().find_map(|v| v.as_ref().err().cloned());
         self.failed_at_ms = now_ms();
+        // A dead device behind a link that answers others keeps its back-off.
+        self.link_was_down = self.link_answered_ms.load(Ordering::Relaxed) < self.failed_at_ms - 2 * self.device.interval.as_millis() as i64;
         self.fail_streak += 1;
         let streak = self.fail_streak;
         self.stats.device(name, |c| c.fail_streak = streak);
@@ -384,5 +390,63 @@ impl DevicePoller {
             c.readings_missing += missing;
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn poller(port: u16) -> (DevicePoller, SharedLink) {
+        let text = format!(
+            "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"plant-1\"\n[storage]\ndata_dir = \"data\"\n\
+             [[modbus.devices]]\nname = \"m\"\nhost = \"127.0.0.1\"\nport = {port}\nprofile = \"acrel_adw300\"\ninterval = \"1s\"\ntimeout = \"200ms\"\nretries = 0\n"
+        );
+        let config = Config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+        let device = config.devices.into_iter().next().unwrap();
+        let link = SharedLink::new(Link::new(device.endpoint.clone()));
+        let (out, _) = mpsc::channel(1);
+        let shared = PollerShared {
+            identity: Identity { enterprise: config.enterprise, site: config.site },
+            stats: Arc::new(Stats::default()),
+            out,
+            journal_full: Arc::new(AtomicBool::new(false)),
+            trust: Arc::new(ClockTrust::new(true)),
+        };
+        (DevicePoller::new(device, link.clone(), shared), link)
+    }
+
+    #[tokio::test]
+    async fn a_backed_off_slot_says_so_and_the_link_answering_again_ends_the_back_off() {
+        // Nothing listens on this port: every connect is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (mut p, link) = poller(port);
+        let slot = 1_800_000_000_000;
+        for i in 0..DEAD_AFTER as i64 {
+            let rows = p.cycle(slot + i * 1000).await;
+            assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::CommError), "{rows:?}");
+        }
+        assert!(p.backoff_until_ms > slot + 3000, "backed off after {DEAD_AFTER} failed cycles");
+        // A long back-off, as after many failures.
+        p.backoff_until_ms = slot + 60_000;
+        let asked = |p: &DevicePoller| p.stats.snapshot().devices["m"].requests;
+        let requests = asked(&p);
+        let rows = p.cycle(slot + 3000).await;
+        assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::SkippedBackoff && r.value.is_none()), "nothing was asked: {rows:?}");
+        // Other devices on the link answered all along: this one is dead, not the link.
+        let was_down = p.link_was_down;
+        assert!(was_down, "nothing answered on the link when it failed");
+        p.link_was_down = false;
+        link.answered_ms.store(now_ms() + 1, Ordering::Relaxed);
+        let rows = p.cycle(slot + 4000).await;
+        assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::SkippedBackoff), "still backed off: {rows:?}");
+        assert_eq!(asked(&p), requests);
+        // The link was down and another unit behind it answered: the link is back, so this
+        // device is asked at its next slot instead of at the end of its back-off.
+        p.link_was_down = true;
+        let rows = p.cycle(slot + 5000).await;
+        assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::CommError), "probed: {rows:?}");
+        assert_eq!(asked(&p), requests + 1);
     }
 }
