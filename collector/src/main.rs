@@ -216,6 +216,20 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
         config.journal.sync_records,
         config.journal.sync_delay
     )?;
+    writeln!(
+        out,
+        "disk:    {} bytes kept free on the data directory's filesystem; dead letters in {} up to {} bytes (files of {})",
+        config.journal.reserve_bytes,
+        config.dead_letter_dir().display(),
+        config.dead_letters.max_bytes,
+        config.dead_letters.file_bytes
+    )?;
+    let clock = match (config.clock_trusted, collector::clock::ClockTrust::new(false).synchronised()) {
+        (true, _) => "trusted ([clock] trusted = true)",
+        (false, true) => "synchronised (the kernel says so); readings are flagged clock_unsynced whenever it is not",
+        (false, false) => "NOT synchronised now: readings will be stored as clock_unsynced until NTP syncs it (or set [clock] trusted = true)",
+    };
+    writeln!(out, "clock:   {clock}")?;
     for d in &config.devices {
         writeln!(out)?;
         writeln!(out, 
