@@ -97,13 +97,32 @@ impl ClockTrust {
     }
 }
 
-/// What the kernel says: `adjtimex` returns `TIME_ERROR` while the clock is unsynchronised.
+/// Whether the clock is synchronised: the kernel's word (`adjtimex` returns `TIME_ERROR` while
+/// it is not). A hardened systemd unit (`ProtectClock=`) forbids even reading it; then
+/// systemd-timesyncd's flag file answers, and if there is none either the clock is taken as
+/// synchronised (said once in the log): the unit starts after `time-sync.target`.
 fn kernel_synchronised() -> bool {
     // SAFETY: a zeroed timex with modes 0 only reads the kernel's state into it.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
     let state = unsafe { libc::adjtimex(&mut tx) };
-    state >= 0 && state != libc::TIME_ERROR
+    if state >= 0 {
+        return state != libc::TIME_ERROR;
+    }
+    if std::path::Path::new(TIMESYNCD_FLAG).exists() {
+        return true;
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "cannot ask the kernel whether the clock is synchronised (adjtimex refused, as under systemd's ProtectClock=) and {TIMESYNCD_FLAG} does not exist; taking the clock as synchronised"
+        );
+    });
+    true
 }
+
+/// Written by systemd-timesyncd once it has synchronised the clock.
+const TIMESYNCD_FLAG: &str = "/run/systemd/timesync/synchronized";
 
 #[cfg(test)]
 mod tests {
