@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
-use crate::config::HumanDuration;
+use crate::settings::HumanDuration;
 use crate::dead_letter::DeadLetters;
 use crate::disk;
 use crate::journal::{self, Journal};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use collector::config::{HumanDuration, Parity};
+use collector::line::Parity;
+use collector::settings::HumanDuration;
 use meter_sim::{serve, DeviceSpec, Simulator};
 use tracing_subscriber::EnvFilter;
 
@@ -101,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(path) = &cli.serial {
         anyhow::ensure!((0.0..=1.0).contains(&cli.crc_errors), "--crc-errors takes a share between 0 and 1");
         let sim = Arc::new(sim.on_serial_bus());
-        let port = collector::modbus::link::open_port(path, cli.baud, cli.parity, 1).with_context(|| format!("opening {}", path.display()))?;
+        let port = collector::line::open_port(path, cli.baud, cli.parity, 1).with_context(|| format!("opening {}", path.display()))?;
         let server = meter_sim::serve_serial(port, Arc::clone(&sim), cli.crc_errors);
         println!("listening on {}", path.display());
         tokio::select! {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use collector::config::HumanDuration;
+use collector::settings::HumanDuration;
 
 /// Faults a device injects into its answers.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,8 +1,7 @@
 //! The collector's config file: typed with serde, validated once at start-up into the [`Config`]
 //! the rest of the collector runs on. Every problem names the file, the key and what is wrong.
 
-pub mod duration;
-pub use readings::config_file as error;
+pub use crate::settings::error;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -10,8 +9,9 @@ use std::path::{Path, PathBuf};
 use readings::{EnterpriseId, MeterId, Medium, SiteId};
 use serde::Deserialize;
 
-pub use duration::HumanDuration;
-pub use error::{ConfigError, ConfigErrors};
+pub use crate::line::{Endpoint, Framing, Parity, SerialLine};
+pub use crate::modbus::device::Device;
+pub use crate::settings::{read_file, read_secret, ConfigError, ConfigErrors, HumanDuration};
 
 use crate::dead_letter::DeadLetterLimits;
 use crate::journal::JournalConfig;
@@ -204,178 +204,6 @@ fn default_max_gap() -> u16 {
 }
 fn default_max_registers() -> u16 {
     MAX_REGISTERS
-}
-
-/// A secret (token, password) from the environment variable `env` or the file `path` (relative to
-/// `base`), never from the config text; `key` is the setting's path without `_env`/`_file`.
-/// Problems are pushed onto `errors`.
-pub fn read_secret(file: &str, key: &str, env: &Option<String>, path: &Option<PathBuf>, base: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
-    match (env, path) {
-        (Some(_), Some(_)) => {
-            errors.push(ConfigError::new(file, format!("{key}_env"), "give the secret by environment variable or by file, not both"));
-            None
-        }
-        (Some(var), None) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
-            _ => {
-                errors.push(ConfigError::new(file, format!("{key}_env"), format!("environment variable {var} is not set or empty")));
-                None
-            }
-        },
-        (None, Some(p)) => read_file(file, &format!("{key}_file"), &base.join(p), errors).map(|b| String::from_utf8_lossy(&b).trim().to_owned()),
-        (None, None) => None,
-    }
-}
-
-/// The bytes of a file a setting names (a secret, a certificate), or a keyed problem.
-pub fn read_file(file: &str, key: &str, path: &Path, errors: &mut Vec<ConfigError>) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) if !b.iter().all(u8::is_ascii_whitespace) => Some(b),
-        Ok(_) => {
-            errors.push(ConfigError::new(file, key, format!("{} is empty", path.display())));
-            None
-        }
-        Err(e) => {
-            errors.push(ConfigError::new(file, key, format!("cannot read {}: {e}", path.display())));
-            None
-        }
-    }
-}
-
-/// How Modbus frames travel over a TCP connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Framing {
-    /// Modbus TCP (MBAP header).
-    #[default]
-    Tcp,
-    /// Raw RTU frames (with CRC) through a serial-to-Ethernet converter.
-    RtuOverTcp,
-}
-
-/// Parity of a serial line. The Modbus serial-line specification makes even parity the default;
-/// many meters ship with none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Parity {
-    None,
-    #[default]
-    Even,
-    Odd,
-}
-
-/// A validated serial line (RS-485 bus or RS-232 link) and its character format. RTU frames
-/// always carry 8 data bits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SerialLine {
-    pub name: String,
-    pub path: PathBuf,
-    pub baud: u32,
-    pub parity: Parity,
-    pub stop_bits: u8,
-    /// The longest pause inside one answer before the frame is taken as ended.
-    pub byte_timeout: std::time::Duration,
-}
-
-impl SerialLine {
-    /// Bits on the wire per character: start, 8 data, parity, stop.
-    pub fn bits_per_char(&self) -> u32 {
-        1 + 8 + u32::from(self.parity != Parity::None) + u32::from(self.stop_bits)
-    }
-
-    /// Time one character takes on the wire.
-    pub fn char_time(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(u64::from(self.bits_per_char()) * 1_000_000_000 / u64::from(self.baud.max(1)))
-    }
-
-    /// The silence that must separate two frames: 3.5 character times, or 1.75 ms above
-    /// 19200 baud, where the specification fixes it so that UARTs need not time it so finely.
-    pub fn frame_silence(&self) -> std::time::Duration {
-        if self.baud > 19_200 {
-            std::time::Duration::from_micros(1750)
-        } else {
-            self.char_time() * 7 / 2
-        }
-    }
-}
-
-/// Where a Modbus server is reached, and the framing it speaks. Devices with the same endpoint
-/// share one connection (or one serial port) and take turns on it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Endpoint {
-    /// A TCP address: a meter, a gateway or a serial-to-Ethernet converter.
-    Tcp { host: String, port: u16, framing: Framing },
-    /// A local serial port.
-    Serial(SerialLine),
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Endpoint::Tcp { host, port, framing } => {
-                write!(f, "{host}:{port}")?;
-                if *framing == Framing::RtuOverTcp {
-                    f.write_str(" (RTU over TCP)")?;
-                }
-                Ok(())
-            }
-            Endpoint::Serial(line) => {
-                let parity = match line.parity {
-                    Parity::None => 'N',
-                    Parity::Even => 'E',
-                    Parity::Odd => 'O',
-                };
-                write!(f, "{} ({} {} 8{parity}{})", line.path.display(), line.name, line.baud, line.stop_bits)
-            }
-        }
-    }
-}
-
-/// A validated Modbus device.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Device {
-    pub meter: MeterId,
-    pub endpoint: Endpoint,
-    pub unit: u8,
-    pub interval: HumanDuration,
-    /// The profile the map came from, or `None` for points written in the config.
-    pub profile: Option<String>,
-    pub map: RegisterMap,
-    /// Each point's poll interval in ms (a multiple of the device's), by point index.
-    pub point_interval_ms: Vec<u64>,
-    pub limits: Limits,
-    pub timeout: HumanDuration,
-    pub retries: u32,
-    pub retry_backoff: HumanDuration,
-    pub pause_after_connect: HumanDuration,
-    pub pause_between_requests: HumanDuration,
-}
-
-impl Device {
-    /// The read items of points `due`, with the scale registers those points need (once each).
-    pub fn items(&self, due: impl IntoIterator<Item = usize>) -> Vec<crate::modbus::plan::Item> {
-        use crate::modbus::plan::{Item, Target};
-        let mut items: Vec<Item> = Vec::new();
-        for i in due {
-            let p = &self.map.points[i];
-            items.push(Item { target: Target::Point(i), location: p.location });
-            if let Some((s, _, _)) = p.scale_from {
-                if !items.iter().any(|it| it.target == Target::Scale(s)) {
-                    items.push(Item { target: Target::Scale(s), location: self.map.scale_registers[s].location });
-                }
-            }
-        }
-        items
-    }
-
-    /// The values and the read requests of a slot that is a multiple of `every_ms` (each point
-    /// whose interval divides it), or of every point when `every_ms` is `None`.
-    pub fn cycle_requests(&self, every_ms: Option<u64>) -> (usize, Vec<crate::modbus::plan::ReadRequest>) {
-        let due = (0..self.map.points.len()).filter(|&i| every_ms.is_none_or(|e| e.is_multiple_of(self.point_interval_ms[i])));
-        let items = self.items(due);
-        let requests = crate::modbus::plan::plan(&items, self.limits, &Default::default());
-        (items.len(), requests)
-    }
 }
 
 /// The validated configuration the collector runs on.

@@ -20,7 +20,7 @@ use readings::Reading;
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use crate::config::HumanDuration;
+use crate::settings::HumanDuration;
 use crate::disk;
 use cursor::Cursor;
 

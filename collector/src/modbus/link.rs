@@ -10,12 +10,12 @@ use readings::Quality;
 use tokio::net::TcpStream;
 use tokio_modbus::client::Context;
 use tokio_modbus::prelude::*;
-use tokio_serial::{SerialPort as _, SerialPortBuilderExt as _, SerialStream};
+use tokio_serial::{SerialPort as _, SerialStream};
 
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
 use super::rtu::RtuMaster;
-use crate::config::{Endpoint, Framing, Parity, SerialLine};
+use crate::line::{open_port, Endpoint, Framing, SerialLine};
 
 /// Why a read returned no registers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,23 +191,6 @@ fn open_serial(line: &SerialLine) -> Result<RtuMaster<SerialStream>, String> {
     // Bytes from before this process opened the port are not answers to anything it will send.
     let _ = port.clear(tokio_serial::ClearBuffer::All);
     Ok(RtuMaster::new(port, line.frame_silence(), line.byte_timeout))
-}
-
-/// Opens a serial port raw with RTU's character format: 8 data bits, `parity`, `stop_bits` (1 or
-/// 2), no flow control. Shared with meter-sim, which serves the other end.
-pub fn open_port(path: &std::path::Path, baud: u32, parity: Parity, stop_bits: u8) -> tokio_serial::Result<SerialStream> {
-    let parity = match parity {
-        Parity::None => tokio_serial::Parity::None,
-        Parity::Even => tokio_serial::Parity::Even,
-        Parity::Odd => tokio_serial::Parity::Odd,
-    };
-    let stop_bits = if stop_bits == 2 { tokio_serial::StopBits::Two } else { tokio_serial::StopBits::One };
-    tokio_serial::new(path.to_string_lossy(), baud)
-        .data_bits(tokio_serial::DataBits::Eight)
-        .parity(parity)
-        .stop_bits(stop_bits)
-        .flow_control(tokio_serial::FlowControl::None)
-        .open_native_async()
 }
 
 async fn read_tcp(ctx: &mut Context, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {

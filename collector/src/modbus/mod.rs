@@ -1,6 +1,7 @@
 //! Modbus: register layouts, decoding, meter profiles, request planning, and the poller.
 
 pub mod decode;
+pub mod device;
 pub mod link;
 pub mod plan;
 pub mod poller;

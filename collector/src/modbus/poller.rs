@@ -15,7 +15,7 @@ use super::decode::decode;
 use super::link::{Link, ReadError};
 use super::plan::{plan, ReadRequest, Target};
 use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
-use crate::config::Device;
+use super::device::Device;
 use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
 use crate::schedule::{is_due, next_slot, now_ms};

@@ -7,7 +7,7 @@ use readings::{Kind, Medium, Quantity, Unit};
 use serde::Deserialize;
 
 use super::register::{DataType, RegisterFunction, WordOrder};
-use crate::config::error::{parse_toml, ConfigError};
+use crate::settings::{parse_toml, ConfigError};
 
 /// Profiles shipped in the binary; their text lives in `config/profiles/`.
 pub const BUILTIN: &[(&str, &str)] = &[

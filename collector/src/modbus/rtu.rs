@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::link::ReadError;
-use crate::config::SerialLine;
+use crate::line::SerialLine;
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
 
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn exchange_times_follow_the_baud_rate() {
-        let line = |baud| SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: crate::config::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
+        let line = |baud| SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: crate::line::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
         // 9600 8E1: 11 bits a character; 17 bytes and twice 3.5 characters of silence make 24
         // characters, 27.5 ms.
         let slow = exchange_time(&line(9600), 2);

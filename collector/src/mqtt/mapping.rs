@@ -342,7 +342,7 @@ mod tests {
     use super::*;
 
     fn sub(toml_text: &str) -> Subscription {
-        crate::config::error::parse_toml("t.toml", toml_text).unwrap()
+        crate::settings::parse_toml("t.toml", toml_text).unwrap()
     }
 
     fn id() -> Identity {

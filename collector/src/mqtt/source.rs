@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 
 use super::mapping::Subscription;
 use crate::clock::ClockTrust;
-use crate::config::{read_file, read_secret, ConfigError, HumanDuration};
+use crate::settings::{read_file, read_secret, ConfigError, HumanDuration};
 use crate::dead_letter::DeadLetters;
 use crate::journal::writer::Append;
 use crate::normalise::Identity;

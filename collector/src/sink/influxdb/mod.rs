@@ -20,7 +20,7 @@ use readings::Reading;
 use serde::Deserialize;
 
 use super::driver::{Outcome, Sink};
-use crate::config::{read_secret, ConfigError, HumanDuration};
+use crate::settings::{read_secret, ConfigError, HumanDuration};
 use crate::dead_letter::DeadLetters;
 
 /// Which write API to speak.
@@ -310,7 +310,7 @@ mod tests {
     use super::*;
 
     fn spec(extra: &str) -> InfluxSpec {
-        crate::config::error::parse_toml("x.toml", &format!("url = \"http://127.0.0.1:8086/\"\n{extra}")).unwrap()
+        crate::settings::parse_toml("x.toml", &format!("url = \"http://127.0.0.1:8086/\"\n{extra}")).unwrap()
     }
 
     #[test]
