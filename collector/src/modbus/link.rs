@@ -15,6 +15,7 @@ use tokio_serial::{SerialPort as _, SerialStream};
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
 use super::rtu::RtuMaster;
+use crate::line::port::{ExchangeError, FrameLength};
 use crate::line::{open_port, Endpoint, Framing, SerialLine};
 
 /// Why a read returned no registers.
@@ -32,6 +33,16 @@ pub enum ReadError {
     Protocol(String),
     #[error("garbled answer (CRC error): {0}")]
     Crc(String),
+}
+
+impl From<ExchangeError> for ReadError {
+    fn from(e: ExchangeError) -> Self {
+        match e {
+            ExchangeError::Timeout(t) => ReadError::Timeout(t),
+            ExchangeError::Transport(m) => ReadError::Transport(m),
+            stalled @ ExchangeError::Stalled(_) => ReadError::Crc(stalled.to_string()),
+        }
+    }
 }
 
 impl ReadError {
@@ -148,6 +159,28 @@ impl Link {
         if let Err(e) = &result {
             // After a timeout a late answer could still arrive and be taken for the next
             // request's; after a transport or framing error the stream is suspect. Start over.
+            if e.breaks_connection(&self.endpoint) {
+                self.conn = None;
+            }
+        }
+        result
+    }
+}
+
+impl Link {
+    /// Exchanges a frame of another protocol on this line (DL/T 645, CJ/T 188), between the Modbus
+    /// devices' requests: only a serial port or a converter passing raw frames can carry it.
+    pub async fn exchange_raw(&mut self, request: &[u8], frame_length: FrameLength, timeout: Duration) -> Result<Vec<u8>, ReadError> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.endpoint, timeout).await?);
+        }
+        let result = match self.conn.as_mut() {
+            Some(Conn::RtuOverTcp(master)) => master.port().exchange(request, frame_length, timeout).await.map_err(ReadError::from),
+            Some(Conn::Serial(master)) => master.port().exchange(request, frame_length, timeout).await.map_err(ReadError::from),
+            Some(Conn::Tcp(_)) => Err(ReadError::Protocol(format!("{} speaks Modbus TCP, which cannot carry other protocols' frames; use a raw (rtu_over_tcp) converter", self.endpoint))),
+            None => Err(ReadError::Transport("not connected".into())),
+        };
+        if let Err(e) = &result {
             if e.breaks_connection(&self.endpoint) {
                 self.conn = None;
             }

@@ -1,5 +1,6 @@
-//! The RTU master: one read at a time over a byte stream (a local serial port, or a TCP
-//! connection to a serial-to-Ethernet converter that passes frames through).
+//! The RTU master: Modbus RTU frames, read one at a time through the line's port
+//! ([`crate::line::port`]): a local serial port, or a TCP connection to a serial-to-Ethernet
+//! converter that passes frames through.
 //!
 //! tokio-modbus's RTU client treats a frame with a bad CRC by dropping bytes and waiting for a
 //! better one, so line noise costs the whole timeout and looks like silence. A gateway on an
@@ -10,10 +11,10 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::link::ReadError;
+use crate::line::port::Port;
 use crate::line::SerialLine;
 use super::plan::ReadRequest;
 use super::register::RegisterFunction;
@@ -106,104 +107,34 @@ fn exception_name(code: u8) -> &'static str {
     }
 }
 
-/// An RTU master owning its stream.
+/// An RTU master: Modbus RTU frames exchanged over a line's [`Port`].
 pub struct RtuMaster<S> {
-    stream: S,
-    /// Quiet time required before a request (3.5 characters on a serial line, none over TCP).
-    silence: Duration,
-    /// The longest pause inside an answer before it counts as ended.
-    byte_timeout: Duration,
-    last_traffic: Instant,
-    /// Bytes that arrived while no answer was awaited (late answers, noise), for the logs.
-    stray_bytes: u64,
-    /// The last read timed out: a late answer may still be on its way.
-    after_timeout: bool,
+    port: Port<S>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
     /// A master on `stream`.
     pub fn new(stream: S, silence: Duration, byte_timeout: Duration) -> Self {
-        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0, after_timeout: false }
+        Self { port: Port::new(stream, silence, byte_timeout) }
+    }
+
+    /// The line's port, for other protocols' frames on the same line.
+    pub fn port(&mut self) -> &mut Port<S> {
+        &mut self.port
     }
 
     /// Bytes discarded so far because they arrived while no answer was awaited.
     pub fn stray_bytes(&self) -> u64 {
-        self.stray_bytes
+        self.port.stray_bytes()
     }
 
     /// Reads `req` from `unit`; no answer at all within `timeout` is a timeout, anything else
     /// that is not the expected answer says what it was. Stream errors are transport errors,
     /// after which the stream should be reopened.
     pub async fn read(&mut self, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {
-        tokio::time::sleep_until(self.last_traffic + self.silence).await;
-        self.discard_stray().await?;
         let request = request_frame(unit, req);
-        self.stream.write_all(&request).await.map_err(|e| ReadError::Transport(e.to_string()))?;
-        self.stream.flush().await.map_err(|e| ReadError::Transport(e.to_string()))?;
-        self.last_traffic = Instant::now();
-
-        let deadline = Instant::now() + timeout;
-        let mut frame: Vec<u8> = Vec::with_capacity(5 + 2 * usize::from(req.count));
-        let mut buf = [0u8; 512];
-        loop {
-            let want = expected_len(&frame);
-            if want.is_some_and(|w| frame.len() >= w) {
-                break;
-            }
-            // Before the first byte the whole timeout applies; inside a frame, a stall longer
-            // than byte_timeout ends it (noise may have eaten bytes or garbled the length).
-            let until = if frame.is_empty() { deadline } else { deadline.min(Instant::now() + self.byte_timeout) };
-            match tokio::time::timeout_at(until, self.stream.read(&mut buf)).await {
-                Err(_) if frame.is_empty() => {
-                    self.after_timeout = true;
-                    return Err(ReadError::Timeout(timeout));
-                }
-                Err(_) => break,
-                Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
-                Ok(Ok(n)) => {
-                    frame.extend_from_slice(&buf[..n]);
-                    self.last_traffic = Instant::now();
-                }
-                Ok(Err(e)) => return Err(ReadError::Transport(e.to_string())),
-            }
-        }
-        match expected_len(&frame) {
-            Some(want) if frame.len() >= want => {
-                if frame.len() > want {
-                    // More than one frame's worth: the tail is noise or a late answer.
-                    self.stray_bytes += (frame.len() - want) as u64;
-                    frame.truncate(want);
-                }
-                parse_answer(&request, req.count, &frame)
-            }
-            // A frame cut short is the line's fault as much as a bad CRC is: the bytes that
-            // came do not make a valid frame.
-            _ => Err(ReadError::Crc(format!("the answer stopped after {} bytes: {:02x?}", frame.len(), &frame[..frame.len().min(8)]))),
-        }
-    }
-
-    /// Drops bytes already waiting (a late answer to an earlier request, noise) so that they are
-    /// not taken for the next answer. After a timeout it first waits for `byte_timeout` of
-    /// silence (at most ten times over on a line that keeps chattering): a slow meter's late
-    /// answer then lands here rather than in the next meter's.
-    async fn discard_stray(&mut self) -> Result<(), ReadError> {
-        let mut buf = [0u8; 256];
-        let wait = if std::mem::take(&mut self.after_timeout) { self.byte_timeout } else { Duration::ZERO };
-        let give_up = Instant::now() + wait * 10;
-        loop {
-            match tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
-                Ok(Ok(0)) => return Err(ReadError::Transport("the stream closed".into())),
-                Ok(Ok(n)) => {
-                    self.stray_bytes += n as u64;
-                    tracing::debug!(bytes = n, total = self.stray_bytes, "discarded bytes that arrived while no answer was awaited");
-                    if Instant::now() >= give_up {
-                        return Ok(());
-                    }
-                }
-                Ok(Err(e)) => return Err(ReadError::Transport(e.to_string())),
-                Err(_) => return Ok(()),
-            }
-        }
+        let frame = self.port.exchange(&request, expected_len, timeout).await?;
+        parse_answer(&request, req.count, &frame)
     }
 }
 
@@ -211,6 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
 mod tests {
     use super::*;
     use crate::modbus::plan::Item;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn req(function: RegisterFunction, start: u16, count: u16) -> ReadRequest {
         ReadRequest { function, start, count, items: Vec::<Item>::new() }

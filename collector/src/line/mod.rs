@@ -2,6 +2,8 @@
 //! meter, a gateway or a serial-to-Ethernet converter), with the character format and timing
 //! every protocol on it shares. Devices on one line take turns on it.
 
+pub mod port;
+
 use std::path::PathBuf;
 
 use serde::Deserialize;
