@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use readings::{EnterpriseId, Medium, MeterId, Quality, Unit};
+use readings::{EnterpriseId, Medium, MeterId, Quality, SiteId, Unit};
 
 use crate::consumption::{counter_series, CounterLimits, PeriodUse};
 use crate::load::CounterReadings;
@@ -31,6 +31,8 @@ pub struct AccountsSpec {
 pub struct MeterPeriod {
     pub enterprise: String,
     pub period: String,
+    /// The site the meter is at: meters of two sites may share a name.
+    pub site: String,
     pub meter: String,
     pub medium: Medium,
     pub role: MeterRole,
@@ -76,10 +78,11 @@ pub fn is_energy(m: Medium) -> bool {
     !matches!(m, Medium::Water | Medium::Co2 | Medium::CompressedAir)
 }
 
-/// Turns counters into per-meter, per-period evidence. Counters of meters that the register does
-/// not list are left out and named in the returned notes; a registered meter (of `enterprises`,
-/// or of all when empty) with no readings gets rows with no data, so its silence shows in the
-/// coverage; a missing coefficient is an error.
+/// Turns counters into per-meter, per-period evidence. A counter is its enterprise, site, meter
+/// and quantity. Counters of meters that the register does not list at that site are left out
+/// and named in the returned notes; a registered meter (of `enterprises`, or of all when empty)
+/// with no readings gets rows with no data, so its silence shows in the coverage; a counter not
+/// in its quantity's canonical unit (the loaders convert) and a missing coefficient are errors.
 pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: AccountsSpec, enterprises: &[String]) -> anyhow::Result<(Vec<MeterPeriod>, Vec<String>)> {
     let mut silent = Vec::new();
     for info in reference.meters.values() {
@@ -87,7 +90,7 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
         if !enterprises.is_empty() && !enterprises.iter().any(|x| x == e) {
             continue;
         }
-        if !counters.iter().any(|c| c.enterprise == e && c.meter == info.meter.as_str() && c.quantity == quantity) {
+        if !counters.iter().any(|c| c.enterprise == e && c.site == info.site.as_str() && c.meter == info.meter.as_str() && c.quantity == quantity) {
             let unit = info.counter.canonical_unit().symbol().to_owned();
             silent.push(CounterReadings { enterprise: e.to_owned(), site: info.site.to_string(), meter: info.meter.to_string(), medium: info.medium, quantity: quantity.to_owned(), unit, points: Vec::new(), unusable: Vec::new() });
         }
@@ -102,12 +105,12 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
             tracing::info!(counters = done, of = counters.len(), "computing consumption");
             last_report = std::time::Instant::now();
         }
-        let (Ok(enterprise), Ok(meter)) = (c.enterprise.parse::<EnterpriseId>(), c.meter.parse::<MeterId>()) else {
-            notes.push(format!("{} / {}: not a valid enterprise or meter id; left out", c.enterprise, c.meter));
+        let (Ok(enterprise), Ok(site), Ok(meter)) = (c.enterprise.parse::<EnterpriseId>(), c.site.parse::<SiteId>(), c.meter.parse::<MeterId>()) else {
+            notes.push(format!("{}: not a valid enterprise, site or meter id; left out", c.series()));
             continue;
         };
-        let (Some(ent), Some(info)) = (reference.enterprises.get(&enterprise), reference.meters.get(&(enterprise.clone(), meter.clone()))) else {
-            notes.push(format!("meter {} of {} is in the store but not in the meter register; its {} readings are left out", c.meter, c.enterprise, c.points.len()));
+        let (Some(ent), Some(info)) = (reference.enterprises.get(&enterprise), reference.meters.get(&(enterprise.clone(), site.clone(), meter.clone()))) else {
+            notes.push(unregistered(c, reference));
             continue;
         };
         // One counter per meter is accounted (and exported electricity is netted off).
@@ -119,7 +122,9 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
             notes.push(format!("meter {} of {} stores {} readings but the register says {}; left out", c.meter, c.enterprise, c.medium, info.medium));
             continue;
         }
-        let unit: Unit = c.unit.parse().map_err(|e| anyhow::anyhow!("meter {}: unit {:?}: {e}", c.meter, c.unit))?;
+        let (unit, factor) = crate::load::to_canonical(&c.quantity, &c.unit).map_err(|e| anyhow::anyhow!("series {}: {e}", c.series()))?;
+        // The limits in the register are in the canonical unit; so must the values be.
+        anyhow::ensure!(factor == 1.0, "series {}: values in {} where the accounts need {unit}; load them through analytics::load, which converts", c.series(), c.unit);
         let series = counter_series(&c.points, CounterLimits { rollover: info.rollover, max_rate: info.max_rate, resolution: info.resolution });
         let sign = if exported { -1.0 } else { 1.0 };
         for period in Period::covering(spec.kind, spec.from, spec.to) {
@@ -194,6 +199,7 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
             out.push(MeterPeriod {
                 enterprise: c.enterprise.clone(),
                 period: period.to_string(),
+                site: c.site.clone(),
                 meter: c.meter.clone(),
                 medium: c.medium,
                 role: info.role,
@@ -217,6 +223,14 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
     Ok((out, notes))
 }
 
+/// Why a counter in the store is not accounted: its meter is not in the register, or only at
+/// other sites.
+fn unregistered(c: &CounterReadings, reference: &Reference) -> String {
+    let elsewhere: Vec<&str> = reference.meters.values().filter(|m| m.enterprise.as_str() == c.enterprise && m.meter.as_str() == c.meter).map(|m| m.site.as_str()).collect();
+    let registered = if elsewhere.is_empty() { "not in the meter register".to_owned() } else { format!("registered only at site {}", elsewhere.join(", ")) };
+    format!("meter {} of {} at site {} is in the store but {registered}; its {} readings are left out", c.meter, c.enterprise, c.site, c.points.len())
+}
+
 /// The evidence as a frame, one row per counter and period.
 pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
     let s = |f: &dyn Fn(&MeterPeriod) -> String| rows.iter().map(f).collect::<Vec<String>>();
@@ -225,6 +239,7 @@ pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
     df!(
         "enterprise" => s(&|r| r.enterprise.clone()),
         "period" => s(&|r| r.period.clone()),
+        "site" => s(&|r| r.site.clone()),
         "meter" => s(&|r| r.meter.clone()),
         "medium" => s(&|r| r.medium.to_string()),
         "role" => s(&|r| r.role.to_string()),

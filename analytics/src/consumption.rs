@@ -56,7 +56,8 @@ pub struct CounterSeries {
     pub cumulative: Vec<f64>,
     /// `intervals[i]` runs from reading `i` to reading `i + 1`.
     pub intervals: Vec<Interval>,
-    /// Readings dropped as momentary glitches (a dip the counter came back from at once).
+    /// Readings dropped as momentary glitches (a dip the counter came back from at once, or a
+    /// spike it fell back from at once).
     pub glitches: Vec<i64>,
 }
 
@@ -70,12 +71,18 @@ pub fn counter_series(readings: &[(i64, f64)], limits: CounterLimits) -> Counter
         points.push((t, v));
     }
     // A dip that the next reading climbs back over is a glitch (a momentary zero, a bad read),
-    // not a reset: drop that reading.
+    // not a reset: drop that reading. So is a spike, a reading above the counter that the next
+    // one falls back from to no less than the one before: kept, it would add its height to the
+    // consumption and then reset (unless max_rate caught it).
     let mut glitches = Vec::new();
     let mut kept: Vec<(i64, f64)> = Vec::with_capacity(points.len());
     for (i, &(t, v)) in points.iter().enumerate() {
         if let (Some(&(_, prev)), Some(&(_, next))) = (kept.last(), points.get(i + 1)) {
-            if v < prev && next >= prev && !wraps(prev, v, limits) {
+            let dip = v < prev && next >= prev && !wraps(prev, v, limits);
+            // If the reading after next climbs back over v, the next one was the dip, not v a
+            // spike.
+            let spike = v > prev && next >= prev && next < v && points.get(i + 2).is_none_or(|&(_, after)| after < v);
+            if dip || spike {
                 glitches.push(t);
                 continue;
             }
@@ -255,6 +262,29 @@ mod tests {
         let s = counter_series(&[(0, 10.0), (H, 5.0), (2 * H, 6.0)], CounterLimits::default());
         // The reset interval ends exactly at 1 h: it belongs to [0, 1 h), not to [1 h, 2 h).
         assert_eq!((s.period(0, H, 24.0).resets, s.period(H, 2 * H, 24.0).resets), (1, 0));
+    }
+
+    #[test]
+    fn an_isolated_spike_is_dropped_without_max_rate() {
+        // 110 -> 5000 -> 120: a bad read far above the counter. Kept, it added 4890 and then a
+        // reset; dropped, the counter rose 10 + 10 + 10.
+        let s = counter_series(&[(0, 100.0), (H, 110.0), (2 * H, 5_000.0), (3 * H, 120.0), (4 * H, 130.0)], CounterLimits::default());
+        assert_eq!(s.glitches, vec![2 * H]);
+        let u = s.period(0, 4 * H, 24.0);
+        assert_eq!((u.consumption, u.resets, u.glitches, u.excluded_h, u.covered_h), (30.0, 0, 1, 0.0, 4.0));
+        // The last reading but one, with nothing after to say otherwise.
+        let s = counter_series(&[(0, 100.0), (H, 900.0), (2 * H, 101.0)], CounterLimits::default());
+        assert_eq!((s.glitches.clone(), s.period(0, 2 * H, 24.0).consumption), (vec![H], 1.0));
+        // A dip after a high reading that the counter climbs back over: the dip is the glitch.
+        let s = counter_series(&[(0, 100.0), (H, 110.0), (2 * H, 105.0), (3 * H, 120.0)], CounterLimits::default());
+        assert_eq!((s.glitches.clone(), s.period(0, 3 * H, 24.0).consumption), (vec![2 * H], 20.0));
+        // A fall below the reading before the high one is a reset, not a spike.
+        let s = counter_series(&[(0, 100.0), (H, 200.0), (2 * H, 5.0), (3 * H, 15.0)], CounterLimits::default());
+        assert_eq!((s.glitches.len(), s.period(0, 3 * H, 24.0).resets), (0, 1));
+        // Going through a rollover is not a spike either.
+        let wrap = CounterLimits { rollover: Some(100_000.0), ..CounterLimits::default() };
+        let s = counter_series(&[(0, 99_000.0), (H, 99_900.0), (2 * H, 500.0), (3 * H, 900.0)], wrap);
+        assert_eq!((s.glitches.len(), s.period(0, 3 * H, 24.0).consumption), (0, 1_900.0));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use polars::prelude::*;
 use tracing::info;
 
@@ -48,10 +48,12 @@ impl Job {
         info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
         let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
         let periods = Period::covering(kind, from, to);
-        let (first, last) = (periods.first().context("no period")?, periods.last().context("no period")?);
         let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
-        let utc = chrono::FixedOffset::east_opt(0).expect("UTC");
-        let (load_from, load_to) = (first.utc_bounds(utc).0 - margin, last.utc_bounds(utc).1 + margin);
+        let mut offsets: Vec<FixedOffset> = reference.enterprises.values().filter(|e| enterprises.is_empty() || enterprises.iter().any(|x| x == e.id.as_str())).map(|e| e.utc_offset).collect();
+        if offsets.is_empty() {
+            offsets.push(config.utc_offset);
+        }
+        let (load_from, load_to) = load_range(&periods, &offsets, margin).context("no period")?;
         let counters = match source {
             Source::Parquet(store) => {
                 let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
@@ -83,6 +85,16 @@ impl Job {
         let points: usize = self.counters.iter().map(|c| c.points.len()).sum();
         format!("{} counters ({points} readings) in {:.1} s", self.counters.len(), self.started.elapsed().as_secs_f64())
     }
+}
+
+/// The UTC instants to load readings for: from the earliest local start of the first period
+/// (at any of `offsets`, the enterprises' UTC offsets) less `margin`, to the latest local end of
+/// the last plus `margin`, so that the margin counts from each enterprise's own period bounds.
+pub fn load_range(periods: &[Period], offsets: &[FixedOffset], margin: chrono::Duration) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (first, last) = (periods.first()?, periods.last()?);
+    let start = offsets.iter().map(|o| first.utc_bounds(*o).0).min()?;
+    let end = offsets.iter().map(|o| last.utc_bounds(*o).1).max()?;
+    Some((start - margin, end + margin))
 }
 
 /// `analytics accounts`: computes, writes and prints the account tables.
@@ -237,3 +249,19 @@ pub fn print_columns(headings: &[&str], cols: &[Vec<String>], left: usize) {
     (0..rows).for_each(|r| line(cols.iter().map(|c| c[r].as_str()).collect()));
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A +08:00 month starts at 16:00 UTC the day before: the margin counts from there, not from
+    /// UTC midnight of the first day (8 h later). A -05:00 enterprise stretches the end.
+    #[test]
+    fn the_margin_counts_from_each_local_period_bound() {
+        let periods = Period::covering(PeriodKind::Month, NaiveDate::from_ymd_opt(2026, 2, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        let (cst, est) = (FixedOffset::east_opt(8 * 3600).unwrap(), FixedOffset::west_opt(5 * 3600).unwrap());
+        let (from, to) = load_range(&periods, &[cst, est], chrono::Duration::hours(28)).unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-01-30T12:00:00+00:00", "28 h before 2026-01-31T16:00Z");
+        assert_eq!(to.to_rfc3339(), "2026-03-02T09:00:00+00:00", "28 h after 2026-03-01T05:00Z");
+        assert_eq!(load_range(&[], &[cst], chrono::Duration::hours(1)), None);
+    }
+}

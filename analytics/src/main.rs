@@ -219,7 +219,7 @@ fn summary(store: &Path) -> anyhow::Result<()> {
         ])
         .sort(["meter", "quantity"], SortMultipleOptions::default())
         .collect()
-        .map_err(|e| anyhow::anyhow!("summarising the store: {e}"))?;
+        .map_err(|e| analytics::load::parquet::scan_error(store, &e).context("summarising the store"))?;
     let mut cols = column_texts(&df, &["meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
     for col in &mut cols[5..7] {
         for v in col.iter_mut() {

@@ -121,7 +121,8 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
     struct Flows {
         boundary: f64,
         area: f64,
-        boundary_meters: Vec<String>,
+        /// (site, meter)
+        boundary_meters: Vec<(String, String)>,
         area_meters: u32,
     }
     let mut flows: BTreeMap<(String, String, Medium), Flows> = BTreeMap::new();
@@ -130,7 +131,7 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         match r.role {
             MeterRole::Boundary => {
                 f.boundary += r.consumption;
-                f.boundary_meters.push(r.meter.clone());
+                f.boundary_meters.push((r.site.clone(), r.meter.clone()));
             }
             MeterRole::Area => {
                 f.area += r.consumption;
@@ -146,6 +147,18 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
             add(format!("{medium} is sub-metered but has no boundary meter"), "GB 17167-2006 / GB/T 24789-2022: every medium is metered at the enterprise boundary");
             continue;
         }
+        let registered = |site: &str, meter: &str| -> Option<&crate::reference::MeterInfo> {
+            let (Ok(e), Ok(s), Ok(m)) = (enterprise.parse(), site.parse(), meter.parse()) else { return None };
+            reference.meters.get(&(e, s, m))
+        };
+        for (site, meter) in &f.boundary_meters {
+            if registered(site, meter).is_some_and(|info| info.max_rate.is_none()) {
+                add(
+                    format!("boundary meter {meter} (site {site}) has no max_rate: a run of bad readings above its counter would count as consumption"),
+                    "docs/accounts.md, Counters: only an isolated spike is dropped without max_rate",
+                );
+            }
+        }
         let Some(req) = rules.requirement.iter().find(|r| r.medium == medium) else { continue };
         if f.boundary > 0.0 && req.area_percent > 0.0 {
             let share = 100.0 * f.area / f.boundary;
@@ -153,10 +166,8 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
                 add(format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters, req.area_percent), &req.source);
             }
         }
-        for meter in &f.boundary_meters {
-            let Ok(e) = enterprise.parse() else { continue };
-            let Ok(m) = meter.parse() else { continue };
-            if let Some(info) = reference.meters.get(&(e, m)) {
+        for (site, meter) in &f.boundary_meters {
+            if let Some(info) = registered(site, meter) {
                 if info.accuracy_class > req.max_accuracy_class {
                     add(format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &req.source);
                 }
@@ -180,15 +191,15 @@ pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
 /// Readings flagged or excluded, by meter, period and reason: unusable rows by their quality, and
 /// intervals that were reset, implausible, glitches or rollovers (the last counted, not excluded).
 pub fn exclusions_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
-    let mut cols: [Vec<String>; 4] = Default::default();
+    let mut cols: [Vec<String>; 5] = Default::default();
     let mut counts: Vec<u32> = Vec::new();
     for r in rows {
         let mut push = |reason: &str, n: u32| {
             if n > 0 {
-                for (c, v) in cols.iter_mut().zip([&r.enterprise, &r.period, &r.meter]) {
+                for (c, v) in cols.iter_mut().zip([&r.enterprise, &r.period, &r.site, &r.meter]) {
                     c.push(v.clone());
                 }
-                cols[3].push(reason.to_owned());
+                cols[4].push(reason.to_owned());
                 counts.push(n);
             }
         };
@@ -197,11 +208,11 @@ pub fn exclusions_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         }
         push("counter went back (reset or replaced meter): interval excluded", r.usage.resets);
         push("delta beyond the meter's max_rate: interval excluded", r.usage.implausible);
-        push("momentary dip (glitch): reading dropped", r.usage.glitches);
+        push("momentary dip or spike (glitch): reading dropped", r.usage.glitches);
         push("register rollover: counted through the wrap", r.usage.rollovers);
     }
-    let [enterprise, period, meter, reason] = cols;
-    df!("enterprise" => enterprise, "period" => period, "meter" => meter, "reason" => reason, "count" => counts)
+    let [enterprise, period, site, meter, reason] = cols;
+    df!("enterprise" => enterprise, "period" => period, "site" => site, "meter" => meter, "reason" => reason, "count" => counts)
 }
 
 /// Data-quality evidence per enterprise and period, from the boundary counters: the share of
@@ -217,13 +228,15 @@ pub fn evidence_for(meters: &DataFrame, media: Option<&[Medium]>) -> PolarsResul
     let boundary = col("role").eq(lit("boundary"));
     let of_media = media.map_or(lit(true), |m| m.iter().map(|m| col("medium").eq(lit(m.as_str()))).reduce(|a, b| a.or(b)).unwrap_or(lit(false)));
     let hours = col("covered_h") + col("gap_h") + col("excluded_h") + col("uncovered_h");
+    // A meter is its site and name: two sites may each have a meter of one name.
+    let meter = || col("site") + lit("/") + col("meter");
     meters
         .clone()
         .lazy()
         .filter(col("quantity").neq(lit("active_energy_export")).and(of_media))
         .group_by([col("enterprise"), col("period")])
         .agg([
-            col("meter").filter(boundary.clone()).n_unique().alias("boundary_counters"),
+            meter().filter(boundary.clone()).n_unique().alias("boundary_counters"),
             (col("covered_h").filter(boundary.clone()).sum() / hours.filter(boundary.clone()).sum()).alias("coverage"),
             col("covered_h").filter(boundary.clone()).sum().alias("covered_h"),
             col("gap_h").filter(boundary.clone()).sum().alias("gap_h"),
@@ -234,7 +247,7 @@ pub fn evidence_for(meters: &DataFrame, media: Option<&[Medium]>) -> PolarsResul
             col("implausible").sum().alias("implausible"),
             col("glitches").sum().alias("glitches"),
             col("unusable").sum().alias("unusable_rows"),
-            col("meter").filter(boundary.clone().and(col("calibration_expired"))).n_unique().alias("meters_past_calibration"),
+            meter().filter(boundary.clone().and(col("calibration_expired"))).n_unique().alias("meters_past_calibration"),
         ])
         .sort(["enterprise", "period"], SortMultipleOptions::default())
         .collect()

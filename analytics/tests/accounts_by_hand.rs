@@ -22,6 +22,7 @@
 //!   02-10 17:00 1350 (+50 in an hour: implausible, excluded) | 02-28 16:00 1900
 //!   Jan = 1000 m3; Feb = 200 + 550 = 750 m3.
 //! co2 (a direct CO2 meter, t): 50 | 53 | 55 -> Jan 3 t, Feb 2 t.
+//! Every boundary meter has a max_rate (none is reached), so none is a finding for lacking one.
 //!
 //! Coefficients (GB/T 2589-2020): electricity 0.1229 kgce/kWh, natural gas 1.2143 kgce/m3, diesel
 //! 1.4571 kgce/kg. CO2: east grid 2023 0.5500 kg/kWh, natural gas 2.1622 kg/m3, diesel 3.0959
@@ -84,10 +85,10 @@ fn write_reference(dir: &Path) -> std::path::PathBuf {
                 "meter,enterprise,site,medium,role,accuracy_class,calibration_due,rollover,max_rate,resolution\n\
                  grid,{ENTERPRISE},plant,electricity,boundary,0.5,2030-01-01,100000,1000,\n\
                  kiln,{ENTERPRISE},plant,electricity,area,1,2030-01-01,,,\n\
-                 gas,{ENTERPRISE},plant,natural_gas,boundary,2,2030-01-01,,,\n\
-                 diesel,{ENTERPRISE},plant,diesel,boundary,0.5,2030-01-01,,,\n\
+                 gas,{ENTERPRISE},plant,natural_gas,boundary,2,2030-01-01,,100,\n\
+                 diesel,{ENTERPRISE},plant,diesel,boundary,0.5,2030-01-01,,1,\n\
                  water,{ENTERPRISE},plant,water,boundary,2.5,2023-02-15,,10,1\n\
-                 co2,{ENTERPRISE},plant,co2,boundary,2,2030-01-01,,,\n"
+                 co2,{ENTERPRISE},plant,co2,boundary,2,2030-01-01,,1,\n"
             ),
         ),
         (

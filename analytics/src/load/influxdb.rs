@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use readings::{Medium, Quality};
 use serde::Deserialize;
 
-use super::{CounterReadings, CONSUMPTION_QUANTITIES};
+use super::{convert, series_name, to_canonical, CounterReadings, CONSUMPTION_QUANTITIES};
 
 /// Where the readings are, and how to ask for them.
 #[derive(Debug, Clone)]
@@ -124,13 +124,15 @@ pub fn counters_from_influxdb(source: &InfluxSource, from: DateTime<Utc>, to: Da
     // InfluxQL stamps a GROUP BY time() bucket with its start; its LAST value was read by the
     // end of the bucket, which is where it belongs on the counter's time line.
     let shift = source.downsample.map_or(0, |d| d.as_millis() as i64);
-    parse_chunks(response, shift)
+    parse_chunks(response, shift).with_context(|| format!("reading {url} database {} measurement {}", source.database, source.measurement))
 }
 
-/// Reads the stream of JSON chunks a chunked `/query` answers with into counters, merging the
-/// parts of a series that span chunks; every time is moved by `shift_ms`.
+/// Reads the stream of JSON chunks a chunked `/query` answers with into counters (enterprise,
+/// site, meter, quantity), merging the parts of a series that span chunks, values converted into
+/// the quantity's canonical unit; every time is moved by `shift_ms`. A unit that cannot be
+/// converted is an error naming the series.
 pub fn parse_chunks(body: impl Read, shift_ms: i64) -> anyhow::Result<Vec<CounterReadings>> {
-    let mut counters: BTreeMap<(String, String, String), CounterReadings> = BTreeMap::new();
+    let mut counters: BTreeMap<(String, String, String, String), CounterReadings> = BTreeMap::new();
     for chunk in serde_json::Deserializer::from_reader(body).into_iter::<Chunk>() {
         let chunk = chunk.context("reading InfluxDB's answer")?;
         if let Some(e) = chunk.error {
@@ -142,26 +144,28 @@ pub fn parse_chunks(body: impl Read, shift_ms: i64) -> anyhow::Result<Vec<Counte
             }
             for s in result.series {
                 let tag = |k: &str| s.tags.get(k).cloned().unwrap_or_default();
-                let key = (tag("enterprise"), tag("meter"), tag("quantity"));
-                let medium: Medium = tag("medium").parse().map_err(|e| anyhow::anyhow!("series {key:?}: {e}"))?;
+                let key = (tag("enterprise"), tag("site"), tag("meter"), tag("quantity"));
+                let series = series_name(&key.0, &key.1, &key.2, &key.3);
+                let medium: Medium = tag("medium").parse().map_err(|e| anyhow::anyhow!("series {series}: {e}"))?;
+                let (canonical, factor) = to_canonical(&key.3, &tag("unit")).map_err(|e| anyhow::anyhow!("series {series}: {e}"))?;
                 let column = |name: &str| s.columns.iter().position(|c| c == name);
                 let (time, value, quality) = (column("time").context("no time column")?, column("value").context("no value column")?, column("quality"));
                 let c = counters.entry(key.clone()).or_insert_with(|| CounterReadings {
                     enterprise: key.0.clone(),
-                    site: tag("site"),
-                    meter: key.1.clone(),
+                    site: key.1.clone(),
+                    meter: key.2.clone(),
                     medium,
-                    quantity: key.2.clone(),
-                    unit: tag("unit"),
+                    quantity: key.3.clone(),
+                    unit: canonical.symbol().to_owned(),
                     points: Vec::new(),
                     unusable: Vec::new(),
                 });
                 for row in &s.values {
                     let t = row.get(time).and_then(|v| v.as_i64()).context("a row without a time")? + shift_ms;
-                    let v = row.get(value).and_then(|v| v.as_f64());
+                    let v = row.get(value).and_then(|v| v.as_f64()).map(|v| convert(v, factor));
                     // Downsampled rows carry no quality: the query kept only usable ones.
                     let q = match quality.and_then(|i| row.get(i)).and_then(|v| v.as_str()) {
-                        Some(q) => q.parse().map_err(|e| anyhow::anyhow!("series {key:?}: {e}"))?,
+                        Some(q) => q.parse().map_err(|e| anyhow::anyhow!("series {series}: {e}"))?,
                         None => Quality::Good,
                     };
                     c.push(t, v, q);
@@ -189,6 +193,22 @@ mod tests {
         assert_eq!(c[0].points, vec![(1000, 1.5), (3000, 2.5)]);
         assert_eq!(c[0].unusable, vec![(2000, Quality::Timeout)]);
         assert!(parse_chunks(r#"{"results":[{"statement_id":0,"error":"database not found: x"}]}"#.as_bytes(), 0).is_err());
+    }
+
+    /// Two sites' meters of one name stay two counters; MWh is read as kWh; a unit of another
+    /// dimension names the series.
+    #[test]
+    fn series_are_keyed_by_site_and_converted_to_the_canonical_unit() {
+        let series = |site: &str, unit: &str, value: f64| {
+            format!(r#"{{"tags":{{"enterprise":"E","site":"{site}","meter":"m","medium":"electricity","quantity":"active_energy_import","unit":"{unit}"}},"columns":["time","value","quality"],"values":[[1000,{value},"good"]]}}"#)
+        };
+        let body = format!(r#"{{"results":[{{"statement_id":0,"series":[{},{}]}}]}}"#, series("north", "MWh", 1.5), series("south", "kWh", 7.0));
+        let c = parse_chunks(body.as_bytes(), 0).unwrap();
+        assert_eq!(c.iter().map(|c| c.series()).collect::<Vec<_>>(), ["E/north/m/active_energy_import", "E/south/m/active_energy_import"]);
+        assert_eq!(c.iter().map(|c| (c.unit.as_str(), c.points.clone())).collect::<Vec<_>>(), [("kWh", vec![(1000, 1500.0)]), ("kWh", vec![(1000, 7.0)])]);
+        let body = format!(r#"{{"results":[{{"statement_id":0,"series":[{}]}}]}}"#, series("north", "m3", 1.0));
+        let e = parse_chunks(body.as_bytes(), 0).unwrap_err().to_string();
+        assert!(e.starts_with("series E/north/m/active_energy_import: unit \"m3\" cannot be read as kWh"), "{e}");
     }
 
     #[test]

@@ -95,8 +95,12 @@ pub struct MeterInfo {
 const REQUIRED: &[&str] = &["meter", "enterprise", "site", "medium", "role", "accuracy_class", "calibration_due"];
 const OPTIONAL: &[&str] = &["rollover", "max_rate", "resolution", "counter", "variant"];
 
-/// Reads `meters.csv`, keyed by (enterprise, meter); every enterprise must be in `enterprises`.
-pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Result<BTreeMap<(EnterpriseId, MeterId), MeterInfo>, Vec<ConfigError>> {
+/// The meter register by enterprise, site and meter, as the store names a series: two sites may
+/// each have a meter of one name.
+pub type Register = BTreeMap<(EnterpriseId, SiteId, MeterId), MeterInfo>;
+
+/// Reads `meters.csv` into a [`Register`]; every enterprise must be in `enterprises`.
+pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Result<Register, Vec<ConfigError>> {
     let mut out = BTreeMap::new();
     let errors = csv_rows::read(path, REQUIRED, OPTIONAL, |row| {
         let meter = row.parse::<MeterId>("meter");
@@ -125,9 +129,9 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
             (meter, enterprise, site, medium, role, accuracy_class, due, rollover, max_rate, resolution)
         {
             let counter = counter.flatten().unwrap_or_else(|| medium.default_counter());
-            let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site, medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant };
-            if out.insert((enterprise, meter.clone()), info).is_some() {
-                row.problem("meter", format!("{} is listed twice for this enterprise", meter.as_str()));
+            let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site: site.clone(), medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant };
+            if out.insert((enterprise, site.clone(), meter.clone()), info).is_some() {
+                row.problem("meter", format!("{} is listed twice for this enterprise and site {}", meter.as_str(), site.as_str()));
             }
         }
     });

@@ -12,11 +12,11 @@ pub mod production;
 use std::collections::BTreeMap;
 
 use readings::config_file::ConfigErrors;
-use readings::{EnterpriseId, MeterId};
+use readings::EnterpriseId;
 
 pub use coefficients::{Coefficients, ElectricityMethod};
 pub use enterprises::{Enterprise, GridRegion};
-pub use meters::{MeterInfo, MeterRole};
+pub use meters::{MeterInfo, MeterRole, Register};
 pub use production::ProductionRow;
 
 use crate::config::AnalyticsConfig;
@@ -26,7 +26,7 @@ use crate::quality::QualityRules;
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub enterprises: BTreeMap<EnterpriseId, Enterprise>,
-    pub meters: BTreeMap<(EnterpriseId, MeterId), MeterInfo>,
+    pub meters: Register,
     pub production: Vec<ProductionRow>,
     pub coefficients: Coefficients,
     pub quality: QualityRules,

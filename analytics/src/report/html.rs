@@ -258,6 +258,6 @@ pub fn enterprise_page(input: &ReportInput, enterprise: &str) -> PolarsResult<St
         &[("coverage", "覆盖率 Coverage"), ("gap_h", "缺口 Gap h"), ("excluded_h", "剔除 Excluded h"), ("meters_past_calibration", "过检定期表计 Meters past calibration"), ("findings", "配置问题 Findings"), ("grade", "等级 Grade")],
     )?;
     table(&mut b, "计量配置问题 Meter-configuration findings", input.window_findings, &[("medium", "介质 Medium"), ("finding", "问题 Finding"), ("source", "依据 Source")])?;
-    table(&mut b, "剔除与标记 Flagged and excluded readings", input.window_exclusions, &[("meter", "表计 Meter"), ("reason", "原因 Reason"), ("count", "次数 Count")])?;
+    table(&mut b, "剔除与标记 Flagged and excluded readings", input.window_exclusions, &[("site", "厂区 Site"), ("meter", "表计 Meter"), ("reason", "原因 Reason"), ("count", "次数 Count")])?;
     Ok(page(&format!("{name} · summary"), &b))
 }
