@@ -1,16 +1,19 @@
 //! The edge collector: reads meters, normalises their values into stored readings and hands them
 //! to the store. Data flows one way: source -> normalise -> journal -> sink.
 
+pub mod cjt188;
 pub mod clock;
 pub mod config;
 pub mod dead_letter;
 pub mod disk;
+pub mod dlt645;
 pub mod health;
 pub mod journal;
 pub mod line;
 pub mod modbus;
 pub mod mqtt;
 pub mod normalise;
+pub mod poll;
 pub mod run;
 pub mod settings;
 pub mod schedule;

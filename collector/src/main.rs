@@ -289,6 +289,22 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             }
         }
     }
+    for d in &config.dlt645_devices {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "DL/T 645 meter {} at {} address {}: profile {}, every {}, timeout {}, {} FEH wake-up bytes",
+            d.meter, d.endpoint, d.address, d.profile, d.interval, d.timeout, d.preamble
+        )?;
+        writeln!(out, "  {:<24} {:<10} {:<24} {:<8} {:<11} {:<6}", "item", "DI", "quantity", "kind", "format", "unit")?;
+        for i in &d.items {
+            writeln!(out, "  {:<24} {:<10} {:<24} {:<8} {:<11} {:<6}", i.name, format!("{:08X}", i.di), i.quantity.to_string(), i.kind.to_string(), i.format.to_string(), i.unit.to_string())?;
+        }
+        if let Endpoint::Serial(line) = &d.endpoint {
+            let wire = dlt645_cycle_time(d, line.baud);
+            writeln!(out, "  a cycle: {} requests, {:.0} ms on the wire at {} baud, plus the meter's 20-500 ms turnaround for each", d.items.len(), wire.as_secs_f64() * 1000.0, line.baud)?;
+        }
+    }
     write_line_loads(&mut out, &config)?;
     emit(&out);
     Ok(())
@@ -305,9 +321,21 @@ fn write_line_loads(out: &mut String, config: &Config) -> std::fmt::Result {
             }
         }
     }
+    for d in &config.dlt645_devices {
+        if let Endpoint::Serial(line) = &d.endpoint {
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
     for line in lines {
         let mut busy_per_s = 0.0;
         let mut requests_per_s = 0.0;
+        for d in config.dlt645_devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
+            let per_s = 1000.0 / d.interval.as_millis() as f64;
+            requests_per_s += d.items.len() as f64 * per_s;
+            busy_per_s += dlt645_cycle_time(d, line.baud).as_secs_f64() * per_s;
+        }
         for d in config.devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
             // The worst case: every point read at every slot of the device.
             let (_, requests) = d.cycle_requests(None);
@@ -354,4 +382,17 @@ fn profiles() -> anyhow::Result<()> {
 fn emit(text: &str) {
     use std::io::Write as _;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// Wire time of one DL/T 645 cycle: every item's request (with its wake-up bytes) and answer.
+fn dlt645_cycle_time(d: &collector::dlt645::device::Device, baud: u32) -> std::time::Duration {
+    use collector::dlt645::{codec, master};
+    d.items
+        .iter()
+        .map(|i| {
+            let request = master::request(&d.address, i.di, d.preamble);
+            let sent = master::encode(&request, d.preamble).len();
+            codec::exchange_time(baud, sent, request.answer_len(i.format.bytes()))
+        })
+        .sum()
 }

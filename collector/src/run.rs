@@ -110,6 +110,19 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         });
         devices += 1;
     }
+    for device in config.dlt645_devices {
+        // Meters of every protocol on one line share its link and take turns on it.
+        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
+        info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, interval = %device.interval, items = device.items.len(), "polling (DL/T 645)");
+        let name = format!("the poller of {}", device.meter);
+        let poller = crate::dlt645::poller::MeterPoller::new(device, link.clone(), shared.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(name, async move {
+            poller.run(stop).await;
+            Ok(())
+        });
+        devices += 1;
+    }
     if let Some((mqtt, credentials)) = config.mqtt {
         info!(broker = %format!("{}:{}", mqtt.host, mqtt.port), subscriptions = mqtt.subscriptions.len(), "MQTT source");
         let source = crate::mqtt::source::run(mqtt, credentials, identity.clone(), tx.clone(), dead_letters.clone(), Arc::clone(&stats), Arc::clone(&trust), stop_rx.clone());

@@ -14,6 +14,7 @@ pub use crate::modbus::device::Device;
 pub use crate::settings::{read_file, read_secret, ConfigError, ConfigErrors, HumanDuration};
 
 use crate::dead_letter::DeadLetterLimits;
+use crate::dlt645::device::Dlt645Section;
 use crate::journal::JournalConfig;
 use crate::mqtt::mapping::{capture_count, covers, filter_problem, template_captures, Format};
 use crate::mqtt::source::{Credentials, MqttSpec};
@@ -32,6 +33,8 @@ struct RawConfig {
     journal: JournalConfig,
     #[serde(default)]
     modbus: ModbusSection,
+    #[serde(default)]
+    dlt645: Dlt645Section,
     mqtt: Option<MqttSpec>,
     health: Option<crate::health::HealthSpec>,
     #[serde(default)]
@@ -222,6 +225,8 @@ pub struct Config {
     /// How much room dead letters may take.
     pub dead_letters: DeadLetterLimits,
     pub devices: Vec<Device>,
+    /// DL/T 645 meters.
+    pub dlt645_devices: Vec<crate::dlt645::device::Device>,
     /// The MQTT source, when configured, and its password and TLS material.
     pub mqtt: Option<(MqttSpec, Credentials)>,
     /// The health endpoint, when configured.
@@ -440,6 +445,75 @@ impl Config {
                 pause_between_requests: d.pause_between_requests,
             });
         }
+        let mut dlt645_devices = Vec::new();
+        let dlt_profiles = raw.dlt645.profiles_dir.as_ref().map(|d| base.join(d));
+        for (i, d) in raw.dlt645.devices.iter().enumerate() {
+            let key = format!("dlt645.devices[{i}]");
+            if let Some(first) = seen.insert(d.name.to_string(), key.clone()) {
+                err(format!("{key}.name"), format!("{:?} is already the name of {first}; meter names must be unique", d.name.as_str()));
+            }
+            let endpoint = match (&d.line, &d.host) {
+                (Some(name), None) => match lines.get(name.as_str()) {
+                    Some(line) => Some(Endpoint::Serial(line.clone())),
+                    None => {
+                        err(format!("{key}.line"), format!("{name:?} is not a serial line in [[modbus.serial_lines]]"));
+                        None
+                    }
+                },
+                (None, Some(host)) => match d.port {
+                    Some(port) if port > 0 => Some(Endpoint::Tcp { host: host.trim().to_owned(), port, framing: Framing::RtuOverTcp }),
+                    _ => {
+                        err(format!("{key}.port"), "is missing: the TCP port of the serial server that passes raw frames".into());
+                        None
+                    }
+                },
+                _ => {
+                    err(key.clone(), "needs either line = \"NAME\" (a [[modbus.serial_lines]] entry) or host and port (a serial server passing raw frames), not both or neither".into());
+                    None
+                }
+            };
+            let address = match d.address.parse::<crate::dlt645::codec::MeterAddress>() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    err(format!("{key}.address"), e.to_string());
+                    None
+                }
+            };
+            if d.interval.as_millis() < 1000 {
+                err(format!("{key}.interval"), format!("is {}; a DL/T 645 meter is read at most every second", d.interval));
+            }
+            if d.timeout.as_millis() == 0 {
+                err(format!("{key}.timeout"), "is 0; give a positive duration such as \"1s\"".into());
+            }
+            if d.preamble > 4 {
+                err(format!("{key}.preamble"), format!("is {}; the standard allows up to 4 FE bytes", d.preamble));
+            }
+            let found = dlt_profiles.as_deref().and_then(|dir| crate::dlt645::profile::Profile::from_dir(dir, &d.profile)).or_else(|| crate::dlt645::profile::Profile::builtin(&d.profile));
+            let profile = match found {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    profile_errors.extend(e);
+                    None
+                }
+                None => {
+                    let known: Vec<&str> = crate::dlt645::profile::BUILTIN.iter().map(|(n, _)| *n).collect();
+                    err(format!("{key}.profile"), format!("{:?} is neither a built-in DL/T 645 profile ({}) nor a file in dlt645.profiles_dir", d.profile, known.join(", ")));
+                    None
+                }
+            };
+            if let (Some(endpoint), Some(address), Some(profile)) = (endpoint, address, profile) {
+                dlt645_devices.push(crate::dlt645::device::Device {
+                    meter: d.name.clone(),
+                    endpoint,
+                    address,
+                    profile: d.profile.clone(),
+                    items: profile.items,
+                    interval: d.interval,
+                    timeout: d.timeout,
+                    preamble: d.preamble,
+                });
+            }
+        }
         let mut mqtt_credentials = Credentials::default();
         let mut credential_errors = Vec::new();
         if let Some(m) = &raw.mqtt {
@@ -515,6 +589,7 @@ impl Config {
             journal: JournalConfig { reserve_bytes: raw.storage.reserve_bytes, ..raw.journal },
             dead_letters: raw.storage.dead_letters,
             devices,
+            dlt645_devices,
             mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
             health: raw.health,
             clock_trusted: raw.clock.trusted,

@@ -33,6 +33,10 @@ pub enum ReadError {
     Protocol(String),
     #[error("garbled answer (CRC error): {0}")]
     Crc(String),
+    /// An answer from another device than the one asked (two meters answering, an address
+    /// set wrong).
+    #[error("answer from the wrong device: {0}")]
+    Address(String),
 }
 
 impl From<ExchangeError> for ReadError {
@@ -55,6 +59,7 @@ impl ReadError {
             ReadError::Exception { code, .. } => format!("exception_{code:02x}"),
             ReadError::Protocol(_) => "protocol".into(),
             ReadError::Crc(_) => "crc".into(),
+            ReadError::Address(_) => "address".into(),
         }
     }
 
@@ -64,7 +69,7 @@ impl ReadError {
             ReadError::Timeout(_) => Quality::Timeout,
             ReadError::Exception { code: 0x0A | 0x0B, .. } => Quality::CommError,
             ReadError::Exception { .. } => Quality::DeviceException,
-            ReadError::Connect { .. } | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_) => Quality::CommError,
+            ReadError::Connect { .. } | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_) | ReadError::Address(_) => Quality::CommError,
         }
     }
 
@@ -98,7 +103,7 @@ impl ReadError {
         match endpoint {
             Endpoint::Tcp { .. } => matches!(
                 self,
-                ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_)
+                ReadError::Timeout(_) | ReadError::Transport(_) | ReadError::Protocol(_) | ReadError::Crc(_) | ReadError::Address(_)
             ),
             Endpoint::Serial(_) => matches!(self, ReadError::Transport(_)),
         }

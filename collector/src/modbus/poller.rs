@@ -15,6 +15,7 @@ use super::decode::decode;
 use super::link::{Link, ReadError};
 use super::plan::{plan, ReadRequest, Target};
 use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
+pub use crate::poll::{PollerShared, SharedLink};
 use super::device::Device;
 use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
@@ -25,34 +26,6 @@ use crate::stats::Stats;
 const DEAD_AFTER: u32 = 3;
 /// Longest back-off of a dead device.
 const MAX_BACKOFF_MS: u64 = 300_000;
-
-/// A connection shared by the devices behind one address, and when it last answered any of them.
-#[derive(Clone)]
-pub struct SharedLink {
-    pub link: Arc<Mutex<Link>>,
-    /// Wall-clock ms of the link's last answer: a device backed off because the link was down
-    /// is probed again as soon as the link answers for another unit.
-    pub answered_ms: Arc<AtomicI64>,
-}
-
-impl SharedLink {
-    /// A fresh link handle.
-    pub fn new(link: Link) -> Self {
-        Self { link: Arc::new(Mutex::new(link)), answered_ms: Arc::new(AtomicI64::new(0)) }
-    }
-}
-
-/// What every poller of a collector shares.
-#[derive(Clone)]
-pub struct PollerShared {
-    pub identity: Identity,
-    pub stats: Arc<Stats>,
-    pub out: mpsc::Sender<Append>,
-    /// Up while the journal takes nothing: slots are skipped, nothing is polled.
-    pub journal_full: Arc<AtomicBool>,
-    /// Whether the clock that stamps the slots is synchronised.
-    pub trust: Arc<ClockTrust>,
-}
 
 /// The poller of one device.
 pub struct DevicePoller {

@@ -1,0 +1,66 @@
+//! A DL/T 645 meter as the collector polls it: where it is, its address, the items it is read
+//! for, its schedule and its patience. Built from the config by `config::Config::parse`.
+
+use readings::MeterId;
+use serde::Deserialize;
+
+use super::codec::MeterAddress;
+use super::profile::Item;
+use crate::line::Endpoint;
+use crate::settings::HumanDuration;
+
+/// `[dlt645]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dlt645Section {
+    /// Extra `NAME.toml` profiles, searched before the built-in ones.
+    pub profiles_dir: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// `[[dlt645.devices]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    /// The meter id stored with every reading.
+    pub name: MeterId,
+    /// A `[[modbus.serial_lines]]` entry: meters of every protocol share a line.
+    pub line: Option<String>,
+    /// Or a serial-to-Ethernet converter (DTU) passing raw frames.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// The nameplate address, 12 digits, most significant first.
+    pub address: String,
+    pub profile: String,
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// FE wake-up bytes before each request (0..=4).
+    #[serde(default = "default_preamble")]
+    pub preamble: u8,
+}
+
+fn default_interval() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(60))
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(1000))
+}
+fn default_preamble() -> u8 {
+    4
+}
+
+/// A validated DL/T 645 meter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub meter: MeterId,
+    pub endpoint: Endpoint,
+    pub address: MeterAddress,
+    pub profile: String,
+    pub items: Vec<Item>,
+    pub interval: HumanDuration,
+    pub timeout: HumanDuration,
+    pub preamble: u8,
+}
