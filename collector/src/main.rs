@@ -305,6 +305,19 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             writeln!(out, "  a cycle: {} requests, {:.0} ms on the wire at {} baud, plus the meter's 20-500 ms turnaround for each", d.items.len(), wire.as_secs_f64() * 1000.0, line.baud)?;
         }
     }
+    for d in &config.cjt188_devices {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "CJ/T 188 meter {} at {} address {}: {} meter ({}), every {}, timeout {}, {} FEH wake-up bytes, DI {:?}, units {:?}",
+            d.meter, d.endpoint, d.address, d.meter_type, d.medium, d.interval, d.timeout, d.dialect.preamble.len(), d.dialect.di_order, d.dialect.unit_position
+        )?;
+        let reads = if d.meter_type.is_heat_meter() { "heat_energy, heat_power, volume_flow, volume" } else { "volume" };
+        writeln!(out, "  reads DI 901FH once a cycle: {reads}, each converted from the unit code it arrives with")?;
+        if let Endpoint::Serial(line) = &d.endpoint {
+            writeln!(out, "  a cycle: {:.0} ms on the wire at {} baud, plus the meter's answer delay", cjt188_cycle_time(d, line).as_secs_f64() * 1000.0, line.baud)?;
+        }
+    }
     write_line_loads(&mut out, &config)?;
     emit(&out);
     Ok(())
@@ -328,9 +341,21 @@ fn write_line_loads(out: &mut String, config: &Config) -> std::fmt::Result {
             }
         }
     }
+    for d in &config.cjt188_devices {
+        if let Endpoint::Serial(line) = &d.endpoint {
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
     for line in lines {
         let mut busy_per_s = 0.0;
         let mut requests_per_s = 0.0;
+        for d in config.cjt188_devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
+            let per_s = 1000.0 / d.interval.as_millis() as f64;
+            requests_per_s += per_s;
+            busy_per_s += cjt188_cycle_time(d, line).as_secs_f64() * per_s;
+        }
         for d in config.dlt645_devices.iter().filter(|d| d.endpoint == Endpoint::Serial(line.clone())) {
             let per_s = 1000.0 / d.interval.as_millis() as f64;
             requests_per_s += d.items.len() as f64 * per_s;
@@ -395,4 +420,13 @@ fn dlt645_cycle_time(d: &collector::dlt645::device::Device, baud: u32) -> std::t
             codec::exchange_time(baud, sent, request.answer_len(i.format.bytes()))
         })
         .sum()
+}
+
+/// Wire time of one CJ/T 188 cycle: the 901FH request (with its wake-up bytes) and the answer of
+/// the meter's type.
+fn cjt188_cycle_time(d: &collector::cjt188::device::Device, line: &SerialLine) -> std::time::Duration {
+    use collector::cjt188::codec::{answer_len, exchange_time, Di, Request};
+    let request = Request::read_data(d.meter_type, d.address, Di::READ_DATA, 0);
+    let answer = answer_len(&request, d.meter_type).unwrap_or(0);
+    exchange_time(line, Request::encoded_len(d.dialect.preamble), answer)
 }

@@ -115,7 +115,19 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
         info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, interval = %device.interval, items = device.items.len(), "polling (DL/T 645)");
         let name = format!("the poller of {}", device.meter);
-        let poller = crate::dlt645::poller::MeterPoller::new(device, link.clone(), shared.clone());
+        let poller = crate::dlt645::poller::MeterPoller::new(crate::dlt645::poller::Dlt645Meter::new(device), link.clone(), shared.clone());
+        let stop = stop_rx.clone();
+        tasks.spawn(name, async move {
+            poller.run(stop).await;
+            Ok(())
+        });
+        devices += 1;
+    }
+    for device in config.cjt188_devices {
+        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
+        info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, meter_type = %device.meter_type, interval = %device.interval, "polling (CJ/T 188)");
+        let name = format!("the poller of {}", device.meter);
+        let poller = crate::cjt188::poller::MeterPoller::new(crate::cjt188::poller::Cjt188Meter::new(device), link.clone(), shared.clone());
         let stop = stop_rx.clone();
         tasks.spawn(name, async move {
             poller.run(stop).await;

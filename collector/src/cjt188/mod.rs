@@ -40,5 +40,9 @@
 pub mod codec;
 pub mod data;
 
+// The meter poller's modules (config, polling).
+pub mod device;
+pub mod poller;
+
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,8 @@ struct RawConfig {
     modbus: ModbusSection,
     #[serde(default)]
     dlt645: Dlt645Section,
+    #[serde(default)]
+    cjt188: crate::cjt188::device::Cjt188Section,
     mqtt: Option<MqttSpec>,
     health: Option<crate::health::HealthSpec>,
     #[serde(default)]
@@ -227,6 +229,8 @@ pub struct Config {
     pub devices: Vec<Device>,
     /// DL/T 645 meters.
     pub dlt645_devices: Vec<crate::dlt645::device::Device>,
+    /// CJ/T 188 water, heat and gas meters.
+    pub cjt188_devices: Vec<crate::cjt188::device::Device>,
     /// The MQTT source, when configured, and its password and TLS material.
     pub mqtt: Option<(MqttSpec, Credentials)>,
     /// The health endpoint, when configured.
@@ -452,26 +456,7 @@ impl Config {
             if let Some(first) = seen.insert(d.name.to_string(), key.clone()) {
                 err(format!("{key}.name"), format!("{:?} is already the name of {first}; meter names must be unique", d.name.as_str()));
             }
-            let endpoint = match (&d.line, &d.host) {
-                (Some(name), None) => match lines.get(name.as_str()) {
-                    Some(line) => Some(Endpoint::Serial(line.clone())),
-                    None => {
-                        err(format!("{key}.line"), format!("{name:?} is not a serial line in [[modbus.serial_lines]]"));
-                        None
-                    }
-                },
-                (None, Some(host)) => match d.port {
-                    Some(port) if port > 0 => Some(Endpoint::Tcp { host: host.trim().to_owned(), port, framing: Framing::RtuOverTcp }),
-                    _ => {
-                        err(format!("{key}.port"), "is missing: the TCP port of the serial server that passes raw frames".into());
-                        None
-                    }
-                },
-                _ => {
-                    err(key.clone(), "needs either line = \"NAME\" (a [[modbus.serial_lines]] entry) or host and port (a serial server passing raw frames), not both or neither".into());
-                    None
-                }
-            };
+            let endpoint = raw_line_endpoint(&key, &d.line, &d.host, d.port, &lines, &mut err);
             let address = match d.address.parse::<crate::dlt645::codec::MeterAddress>() {
                 Ok(a) => Some(a),
                 Err(e) => {
@@ -512,6 +497,45 @@ impl Config {
                     timeout: d.timeout,
                     preamble: d.preamble,
                 });
+            }
+        }
+        let mut cjt188_devices = Vec::new();
+        for (i, d) in raw.cjt188.devices.iter().enumerate() {
+            let key = format!("cjt188.devices[{i}]");
+            if let Some(first) = seen.insert(d.name.to_string(), key.clone()) {
+                err(format!("{key}.name"), format!("{:?} is already the name of {first}; meter names must be unique", d.name.as_str()));
+            }
+            let endpoint = raw_line_endpoint(&key, &d.line, &d.host, d.port, &lines, &mut err);
+            let meter_type = d.meter_type.meter_type();
+            let address = match d.address.parse::<crate::cjt188::codec::Address>() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    err(format!("{key}.address"), e.to_string());
+                    None
+                }
+            };
+            let medium = match (d.medium, meter_type.medium()) {
+                (Some(m), _) | (None, Some(m)) => Some(m),
+                (None, None) => {
+                    err(format!("{key}.medium"), "is missing: a gas meter (type 30H) measures town gas, natural gas or LPG; say which, e.g. medium = \"natural_gas\"".into());
+                    None
+                }
+            };
+            let dialect = match d.dialect() {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    err(format!("{key}.preamble"), e);
+                    None
+                }
+            };
+            if d.interval.as_millis() < 1000 {
+                err(format!("{key}.interval"), format!("is {}; a CJ/T 188 meter is read at most every second", d.interval));
+            }
+            if d.timeout.as_millis() == 0 {
+                err(format!("{key}.timeout"), "is 0; give a positive duration such as \"2s\"".into());
+            }
+            if let (Some(endpoint), Some(address), Some(medium), Some(dialect)) = (endpoint, address, medium, dialect) {
+                cjt188_devices.push(crate::cjt188::device::Device { meter: d.name.clone(), endpoint, meter_type, address, medium, dialect, interval: d.interval, timeout: d.timeout });
             }
         }
         let mut mqtt_credentials = Credentials::default();
@@ -590,6 +614,7 @@ impl Config {
             dead_letters: raw.storage.dead_letters,
             devices,
             dlt645_devices,
+            cjt188_devices,
             mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
             health: raw.health,
             clock_trusted: raw.clock.trusted,
@@ -621,5 +646,30 @@ impl Config {
     /// Where the Parquet store lives.
     pub fn store_dir(&self) -> PathBuf {
         self.data_dir.join("readings")
+    }
+}
+
+/// Where a DL/T 645 or CJ/T 188 meter is reached: a serial line of `[[modbus.serial_lines]]`, or
+/// a serial server passing raw frames (`host` and `port`). Problems go to `err` under `key`.
+fn raw_line_endpoint(key: &str, line: &Option<String>, host: &Option<String>, port: Option<u16>, lines: &HashMap<&str, SerialLine>, err: &mut impl FnMut(String, String)) -> Option<Endpoint> {
+    match (line, host) {
+        (Some(name), None) => match lines.get(name.as_str()) {
+            Some(l) => Some(Endpoint::Serial(l.clone())),
+            None => {
+                err(format!("{key}.line"), format!("{name:?} is not a serial line in [[modbus.serial_lines]]"));
+                None
+            }
+        },
+        (None, Some(host)) => match port {
+            Some(p) if p > 0 => Some(Endpoint::Tcp { host: host.trim().to_owned(), port: p, framing: Framing::RtuOverTcp }),
+            _ => {
+                err(format!("{key}.port"), "is missing: the TCP port of the serial server that passes raw frames".into());
+                None
+            }
+        },
+        _ => {
+            err(key.to_owned(), "needs either line = \"NAME\" (a [[modbus.serial_lines]] entry) or host and port (a serial server passing raw frames), not both or neither".into());
+            None
+        }
     }
 }

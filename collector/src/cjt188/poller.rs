@@ -1,0 +1,108 @@
+//! A CJ/T 188 meter as the line's request-answer poller drives it ([`crate::poll::meter`]): one
+//! read of DI 901FH a cycle, whose answer carries every value with its own unit code, each
+//! converted to the canonical unit of its reading. Water and gas meters give their cumulative
+//! volume; heat meters their cumulative heat, heat power, flow rate and cumulative volume.
+//! Settlement-day values are past values, not readings of now, and are not stored here; supply
+//! and return temperatures have no place of their own in the reading model yet.
+
+use std::time::Duration;
+
+use readings::{Kind, Measure, MeterId, Quantity};
+
+use super::codec::{frame_length, start_of_frame, DecodeError, Di, Request, START};
+use super::data::{decode_meter_data, Amount, MeterData};
+use super::device::Device;
+use crate::line::port::FrameLength;
+use crate::line::Endpoint;
+use crate::modbus::link::ReadError;
+use crate::poll::meter::{MeterProtocol, Output};
+
+/// The poller of one CJ/T 188 meter.
+pub type MeterPoller = crate::poll::meter::MeterPoller<Cjt188Meter>;
+
+/// A CJ/T 188 meter and the outputs of its type.
+pub struct Cjt188Meter {
+    device: Device,
+    outputs: Vec<Output>,
+}
+
+impl Cjt188Meter {
+    /// The protocol side of `device`.
+    pub fn new(device: Device) -> Self {
+        let o = |measure, kind| Output { quantity: Quantity::total(measure), medium: device.medium, kind };
+        let outputs = if device.meter_type.is_heat_meter() {
+            vec![o(Measure::HeatEnergy, Kind::Counter), o(Measure::HeatPower, Kind::Gauge), o(Measure::VolumeFlow, Kind::Gauge), o(Measure::Volume, Kind::Counter)]
+        } else {
+            vec![o(Measure::Volume, Kind::Counter)]
+        };
+        Self { device, outputs }
+    }
+
+    fn value(&self, i: usize, amount: Amount) -> Result<f64, ReadError> {
+        let (decimal, unit) = amount.in_readings_unit().ok_or_else(|| ReadError::Protocol(format!("{amount} is out of range")))?;
+        unit.convert(decimal.to_f64(), self.outputs[i].quantity.canonical_unit()).map_err(|e| ReadError::Protocol(e.to_string()))
+    }
+}
+
+impl MeterProtocol for Cjt188Meter {
+    type Request = Request;
+
+    fn meter(&self) -> &MeterId {
+        &self.device.meter
+    }
+    fn endpoint(&self) -> &Endpoint {
+        &self.device.endpoint
+    }
+    fn interval(&self) -> Duration {
+        self.device.interval.0
+    }
+    fn timeout(&self) -> Duration {
+        self.device.timeout.0
+    }
+    fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    fn requests(&self) -> Vec<(Request, Vec<u8>)> {
+        let request = Request::read_data(self.device.meter_type, self.device.address, Di::READ_DATA, 0);
+        let bytes = request.encode(self.device.dialect.preamble, self.device.dialect.di_order);
+        vec![(request, bytes)]
+    }
+
+    fn frame_length(&self) -> FrameLength {
+        frame_length
+    }
+
+    fn decode(&self, request: &Request, frame: &[u8]) -> Result<Vec<(usize, f64)>, ReadError> {
+        // A garbled first byte after the bus turns round (FF FE...) is skipped: the frame after
+        // it is checked whole.
+        let from = match start_of_frame(frame) {
+            Ok(_) => 0,
+            Err(DecodeError::Garbage { .. }) => frame.iter().position(|b| *b == START).unwrap_or(0),
+            Err(e) => return Err(read_error(e)),
+        };
+        let answer = request.decode_answer(&frame[from..]).map_err(read_error)?;
+        match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
+            MeterData::Flow(f) => Ok(vec![(0, self.value(0, f.current)?)]),
+            MeterData::Heat(h) => Ok(vec![
+                (0, self.value(0, h.current_heat)?),
+                (1, self.value(1, h.heat_power)?),
+                (2, self.value(2, h.flow_rate)?),
+                (3, self.value(3, h.cumulative_flow)?),
+            ]),
+        }
+    }
+
+    fn outputs_of(&self, _: &Request) -> Vec<usize> {
+        (0..self.outputs.len()).collect()
+    }
+}
+
+fn read_error(e: DecodeError) -> ReadError {
+    match e {
+        DecodeError::BadChecksum { .. } | DecodeError::BadEnd { .. } | DecodeError::Truncated { .. } | DecodeError::Trailing { .. } | DecodeError::Garbage { .. } => ReadError::Crc(e.to_string()),
+        DecodeError::WrongAddress { .. } | DecodeError::WrongMeterType { .. } => ReadError::Address(e.to_string()),
+        DecodeError::Abnormal { control, .. } => ReadError::Exception { code: control, name: e.to_string() },
+        other => ReadError::Protocol(other.to_string()),
+    }
+}

@@ -1,0 +1,228 @@
+//! The poller of a request-answer meter on a line (DL/T 645, CJ/T 188): on its wall-clock slots
+//! it sends the requests its protocol makes for a cycle, each through the line's link in turn
+//! with every other device on the line, and stores a reading for every output the protocol
+//! names, with its value or the reason it has none. A dead meter costs its timeout, is backed
+//! off and its skipped slots say so; the rest of the line keeps its cadence.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use readings::{Kind, Medium, MeterId, Quality, Quantity, Reading};
+use tokio::sync::{watch, Mutex};
+use tracing::{info, warn};
+
+use super::{PollerShared, SharedLink};
+use crate::clock::{wait_for_slot, SystemClock, Waited};
+use crate::journal::writer::Append;
+use crate::line::port::FrameLength;
+use crate::line::Endpoint;
+use crate::modbus::link::{Link, ReadError};
+use crate::schedule::{next_slot, now_ms};
+
+/// Failed cycles in a row after which a meter is backed off.
+const DEAD_AFTER: u32 = 3;
+/// Longest back-off of a dead meter.
+const MAX_BACKOFF_MS: u64 = 300_000;
+
+/// What one stored series of a meter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    pub quantity: Quantity,
+    pub medium: Medium,
+    pub kind: Kind,
+}
+
+/// A request-answer meter protocol as the poller drives it.
+pub trait MeterProtocol: Send + 'static {
+    /// One request of a cycle.
+    type Request: Send + Sync;
+    /// The meter's id, where it is, and its schedule.
+    fn meter(&self) -> &MeterId;
+    fn endpoint(&self) -> &Endpoint;
+    fn interval(&self) -> Duration;
+    fn timeout(&self) -> Duration;
+    /// Every series the meter's readings go to, in a fixed order.
+    fn outputs(&self) -> &[Output];
+    /// The requests of one cycle, each with its bytes on the wire.
+    fn requests(&self) -> Vec<(Self::Request, Vec<u8>)>;
+    /// How many bytes make a complete answer, given the bytes so far.
+    fn frame_length(&self) -> FrameLength;
+    /// The values in `frame`, the answer to `request`: (index into `outputs`, value in the
+    /// output quantity's canonical unit).
+    fn decode(&self, request: &Self::Request, frame: &[u8]) -> Result<Vec<(usize, f64)>, ReadError>;
+    /// The outputs `request` asks for (they get its failure when it fails).
+    fn outputs_of(&self, request: &Self::Request) -> Vec<usize>;
+}
+
+/// The poller of one meter.
+pub struct MeterPoller<P: MeterProtocol> {
+    protocol: P,
+    link: Arc<Mutex<Link>>,
+    link_answered_ms: Arc<AtomicI64>,
+    shared: PollerShared,
+    fail_streak: u32,
+    backoff_until_ms: i64,
+}
+
+impl<P: MeterProtocol> MeterPoller<P> {
+    /// A poller sending each cycle's readings to `shared.out`.
+    pub fn new(protocol: P, link: SharedLink, shared: PollerShared) -> Self {
+        Self { protocol, link: link.link, link_answered_ms: link.answered_ms, shared, fail_streak: 0, backoff_until_ms: 0 }
+    }
+
+    /// Polls until `shutdown` turns true, finishing the cycle under way.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let clock = SystemClock;
+        let interval = self.protocol.interval().as_millis() as u64;
+        let mut slot = next_slot(now_ms(), interval);
+        loop {
+            let waited = tokio::select! {
+                w = wait_for_slot(&clock, slot) => Some(w),
+                _ = shutdown.changed() => None,
+            };
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Some(Waited::Stepped { by_ms }) = waited {
+                if self.shared.stats.clock_step() {
+                    warn!(step_ms = by_ms, "the wall clock was stepped; polling follows the new time");
+                }
+                slot = next_slot(now_ms(), interval);
+                continue;
+            }
+            if self.shared.journal_full.load(Ordering::Relaxed) {
+                self.shared.stats.device(self.protocol.meter().as_str(), |c| c.skipped_slots += 1);
+                slot = next_slot(now_ms(), interval);
+                continue;
+            }
+            let readings = self.cycle(slot).await;
+            if !readings.is_empty() && self.shared.out.send(Append { readings, ack: None }).await.is_err() {
+                break;
+            }
+            slot = next_slot(now_ms(), interval);
+        }
+    }
+
+    /// One cycle at `slot_ms`: a reading for every output, with a value or the reason it has
+    /// none.
+    pub async fn cycle(&mut self, slot_ms: i64) -> Vec<Reading> {
+        let time = DateTime::<Utc>::from_timestamp_millis(slot_ms).unwrap_or_default();
+        let name = self.protocol.meter().as_str().to_owned();
+        let n = self.protocol.outputs().len();
+        self.shared.stats.device(&name, |c| c.cycles += 1);
+        let mut values: Vec<Result<f64, Quality>> = vec![Err(Quality::CommError); n];
+        if slot_ms < self.backoff_until_ms {
+            self.shared.stats.device(&name, |c| {
+                c.skipped_slots += 1;
+                c.readings_missing += n as u64;
+            });
+            return (0..n).map(|i| self.reading(i, time, Err(Quality::SkippedBackoff))).collect();
+        }
+        let mut answered = false;
+        let requests = self.protocol.requests();
+        for (k, (request, bytes)) in requests.iter().enumerate() {
+            match self.exchange(request, bytes).await {
+                Ok(got) => {
+                    answered = true;
+                    for (i, v) in got {
+                        if let Some(slot) = values.get_mut(i) {
+                            *slot = Ok(v);
+                        }
+                    }
+                }
+                Err(e) => {
+                    let silent = matches!(e, ReadError::Timeout(_) | ReadError::Connect { .. } | ReadError::Transport(_));
+                    let quality = e.quality();
+                    let failed: Vec<usize> = if silent && !answered {
+                        // Not answering: the rest of the cycle would cost the line a timeout each.
+                        requests[k..].iter().flat_map(|(r, _)| self.protocol.outputs_of(r)).collect()
+                    } else {
+                        self.protocol.outputs_of(request)
+                    };
+                    for i in failed {
+                        if let Some(slot) = values.get_mut(i) {
+                            *slot = Err(quality);
+                        }
+                    }
+                    if silent && !answered {
+                        break;
+                    }
+                }
+            }
+        }
+        self.update_health(slot_ms, answered);
+        let good = values.iter().filter(|v| v.is_ok()).count() as u64;
+        self.shared.stats.device(&name, |c| {
+            c.readings_good += good;
+            c.readings_missing += n as u64 - good;
+        });
+        values.into_iter().enumerate().map(|(i, v)| self.reading(i, time, v)).collect()
+    }
+
+    async fn exchange(&mut self, request: &P::Request, bytes: &[u8]) -> Result<Vec<(usize, f64)>, ReadError> {
+        let (result, ms) = {
+            let mut link = self.link.lock().await;
+            let started = Instant::now();
+            let answer = link.exchange_raw(bytes, self.protocol.frame_length(), self.protocol.timeout()).await;
+            (answer, started.elapsed().as_millis() as u64)
+        };
+        let result = result.and_then(|frame| self.protocol.decode(request, &frame));
+        self.shared.stats.device(self.protocol.meter().as_str(), |c| {
+            c.requests += 1;
+            c.record_latency(ms);
+            if let Err(e) = &result {
+                c.request_failures += 1;
+                *c.failures.entry(e.reason()).or_default() += 1;
+            }
+        });
+        if result.is_ok() {
+            self.link_answered_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn update_health(&mut self, slot_ms: i64, answered: bool) {
+        let name = self.protocol.meter().as_str().to_owned();
+        if answered {
+            if self.fail_streak > 0 {
+                info!(device = %name, failed_cycles = self.fail_streak, "meter answers again");
+            }
+            self.fail_streak = 0;
+            self.backoff_until_ms = 0;
+        } else {
+            self.fail_streak += 1;
+            if self.fail_streak == 1 {
+                warn!(device = %name, endpoint = %self.protocol.endpoint(), "meter not answering");
+            }
+            if self.fail_streak >= DEAD_AFTER {
+                let interval = self.protocol.interval().as_millis() as u64;
+                let slots = (1u64 << (self.fail_streak - DEAD_AFTER).min(20)).min((MAX_BACKOFF_MS / interval.max(1)).max(1));
+                self.backoff_until_ms = slot_ms + ((slots + 1) * interval) as i64;
+            }
+        }
+        let streak = self.fail_streak;
+        self.shared.stats.device(&name, |c| c.fail_streak = streak);
+    }
+
+    fn reading(&self, i: usize, time: DateTime<Utc>, value: Result<f64, Quality>) -> Reading {
+        let o = self.protocol.outputs()[i];
+        let (value, quality) = match value {
+            Ok(v) => (Some(v), self.shared.trust.stamp(Quality::Good)),
+            Err(q) => (None, q),
+        };
+        Reading {
+            time,
+            enterprise: self.shared.identity.enterprise.clone(),
+            site: self.shared.identity.site.clone(),
+            meter: self.protocol.meter().clone(),
+            medium: o.medium,
+            quantity: o.quantity,
+            kind: o.kind,
+            unit: o.quantity.canonical_unit(),
+            value,
+            quality,
+        }
+    }
+}
