@@ -1,7 +1,9 @@
 //! DL/T 645-2007 and -1997: the Chinese electricity meter protocol on RS-485 (docs/dlt645.md).
 //!
-//! This module is the codec only: pure functions from requests to bytes and from bytes to
-//! answers and values, with no I/O. The line owner (one per RS-485 line) sends, times and reads.
+//! [`codec`], [`value`] and [`items`] are pure functions from requests to bytes and from bytes
+//! to answers and values, with no I/O; [`profile`] and [`device`] are the config; [`master`] and
+//! [`poller`] drive a meter through the line's link ([`crate::poll::meter`]), which sends,
+//! times and reads.
 //!
 //! Supported:
 //! - addresses as printed on the nameplate (12 digits, most significant first) and their wire
