@@ -5,6 +5,7 @@ mod analytics_scale;
 mod compare;
 mod footprint;
 mod ingest;
+mod meter_lines;
 mod modbus;
 mod store;
 
@@ -41,6 +42,9 @@ enum What {
     /// Modbus requests per cycle for each built-in profile against one per value, and the share
     /// of an RS-485 line a cycle takes at 9600 and 115200 baud.
     ModbusPlan,
+    /// The wire time of a cycle of each DL/T 645 profile and CJ/T 188 meter kind at 2400 and
+    /// 9600 baud, one request per item against block reads.
+    MeterLines,
     /// One poll cycle of N simulated Modbus TCP devices (each its own address, each answering
     /// after `--delay`) against one such device alone.
     ModbusFleet {
@@ -111,6 +115,7 @@ fn main() -> std::process::ExitCode {
         What::Journal { readings, dir } => store::journal(readings, dir),
         What::Store { readings, dir } => store::parquet(readings, dir),
         What::ModbusPlan => modbus::plan(),
+        What::MeterLines => meter_lines::run(),
         What::ModbusFleet { devices, delay, seconds } => modbus::fleet(devices, &delay, seconds),
         What::Analytics { readings, dir } => analytics_scale::run(readings, dir),
         What::AccountsChild { config, store, from, to, out } => analytics_scale::child(&config, &store, &from, &to, &out),
