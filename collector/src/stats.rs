@@ -26,6 +26,8 @@ pub struct DeviceCounters {
     pub cycle_ms_max: u64,
     /// Cycles in a row in which the device answered nothing (0 once it answers).
     pub fail_streak: u32,
+    /// The meter's clock minus the gateway's, ms, at the last look (meters that have one).
+    pub clock_drift_ms: Option<i64>,
     /// Requests per latency bucket: `latency_buckets[i]` counts those of at most
     /// `LATENCY_BUCKETS_MS[i]` ms and more than the bucket before; the last slot holds the rest.
     pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],

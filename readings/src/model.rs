@@ -159,6 +159,9 @@ vocabulary!(
         /// Measured while the gateway's clock was not synchronised: the value is real, its
         /// time may not be.
         ClockUnsynced => "clock_unsynced",
+        /// Read from the meter's own memory (a settlement-day or frozen value), stamped with the
+        /// meter's time for it: a boundary value the gateway did not see live.
+        MeterMemory => "meter_memory",
     }
 );
 

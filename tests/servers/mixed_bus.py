@@ -7,8 +7,13 @@ collector's codecs. Prints "listening" once the port is open; runs until killed.
 
     mixed_bus.py --serial PTY --modbus 1:62:123456 --dlt645 000012345678:00010000:12345.67 \
         --cjt188 10:00000000000001:1234.56
+
+A DL/T 645 meter given with --dlt645-clock ADDRESS:OFFSET_S keeps a clock (UTC+8, off by
+OFFSET_S seconds) and settles on the 1st at 00:00; --dlt645-billing ADDRESS:DI:NOW:STEP gives
+it an energy item whose value at the n-th last settlement (DI0 = n) is NOW - n * STEP.
 """
 import argparse
+import datetime
 import os
 import termios
 import time
@@ -39,6 +44,8 @@ def main():
     p.add_argument("--modbus", action="append", default=[], help="UNIT:REGISTER:INT32")
     p.add_argument("--dlt645", action="append", default=[], help="ADDRESS:DI:VALUE (XXXXXX.XX or XXX.X by DI)")
     p.add_argument("--cjt188", action="append", default=[], help="TYPE:ADDRESS:M3")
+    p.add_argument("--dlt645-clock", action="append", default=[], help="ADDRESS:OFFSET_S")
+    p.add_argument("--dlt645-billing", action="append", default=[], help="ADDRESS:DI:NOW:STEP")
     a = p.parse_args()
     registers = {}
     for m in a.modbus:
@@ -50,6 +57,14 @@ def main():
     for d in a.dlt645:
         addr, di, value = d.split(":")
         dlt[(wire(addr), bytes.fromhex(di)[::-1])] = float(value)
+    clocks = {}
+    for c in a.dlt645_clock:
+        addr, off = c.split(":")
+        clocks[wire(addr)] = float(off)
+    billing = {}
+    for b in a.dlt645_billing:
+        addr, di, now, step = b.split(":")
+        billing[(wire(addr), bytes.fromhex(di)[::-1])] = (float(now), float(step))
     cjt = {}
     for c in a.cjt188:
         t, addr, value = c.split(":")
@@ -76,12 +91,32 @@ def main():
                         break
                     frame, buf = buf[:need], buf[need:]
                     di = bytes((b - 0x33) & 0xFF for b in frame[10:14])
-                    value = dlt.get((frame[1:7], di))
-                    if frame[8] != 0x11 or value is None:
+                    addr = frame[1:7]
+                    item = None
+                    if addr in clocks and di[3] == 0x04:
+                        now = datetime.datetime.utcnow() + datetime.timedelta(hours=8, seconds=clocks[addr])
+                        two = lambda v: int(str(v).zfill(2)[-2:], 16)
+                        if di == bytes([0x01, 0x01, 0x00, 0x04]):  # YYMMDDWW, low byte first
+                            item = bytes([two((now.isoweekday()) % 7), two(now.day), two(now.month), two(now.year % 100)])
+                        elif di == bytes([0x02, 0x01, 0x00, 0x04]):  # hhmmss
+                            item = bytes([two(now.second), two(now.minute), two(now.hour)])
+                        elif di == bytes([0x01, 0x0B, 0x00, 0x04]):  # DDhh: the 1st at 00:00
+                            item = bytes([0x00, 0x01])
+                    elif (addr, bytes([0]) + di[1:]) in billing and di[0] > 0:
+                        now_value, step = billing[(addr, bytes([0]) + di[1:])]
+                        item = bcd(now_value - di[0] * step, 4, 2)
+                    else:
+                        value = dlt.get((addr, di))
+                        if value is not None:
+                            item = bcd(value, 4, 2) if di[3] == 0x00 else bcd(value, 2, 1)
+                    known = addr in clocks or any(k[0] == addr for k in list(dlt) + list(billing))
+                    if frame[8] != 0x11 or not known:
                         continue
-                    item = bcd(value, 4, 2) if di[3] == 0x00 else bcd(value, 2, 1)
-                    data = bytes((b + 0x33) & 0xFF for b in di + item)
-                    body = b"\x68" + frame[1:7] + b"\x68\x91" + bytes([len(data)]) + data
+                    if item is None:  # a meter without the item: exception, "no data requested"
+                        body = b"\x68" + addr + b"\x68\xd1\x01" + bytes([0x02 + 0x33])
+                    else:
+                        data = bytes((b + 0x33) & 0xFF for b in di + item)
+                        body = b"\x68" + addr + b"\x68\x91" + bytes([len(data)]) + data
                     answer = b"\xfe\xfe\xfe\xfe" + body + bytes([sum(body) & 0xFF, 0x16])
                 else:  # CJ/T 188: 68 T A0..A6 C L DI0 DI1 SER CS 16
                     need = 13 + buf[10]

@@ -17,7 +17,9 @@ pub const CONSUMPTION_QUANTITIES: [&str; 5] = ["active_energy_import", "active_e
 /// readings are counted in the data-quality evidence); estimated values count too. Values that
 /// are out of range, and rows without a value, do not.
 pub fn usable(q: Quality) -> bool {
-    matches!(q, Quality::Good | Quality::Estimated | Quality::CalibrationExpired)
+    // A value from the meter's memory (a settlement-day total) is measured, stamped by the
+    // meter's clock: a boundary value like any other.
+    matches!(q, Quality::Good | Quality::Estimated | Quality::CalibrationExpired | Quality::MeterMemory)
 }
 
 /// One counter's readings: one series of the store, named by enterprise, site, meter and

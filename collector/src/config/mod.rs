@@ -486,7 +486,11 @@ impl Config {
                     None
                 }
             };
-            if let (Some(endpoint), Some(address), Some(profile)) = (endpoint, address, profile) {
+            let utc_offset = crate::dlt645::backfill::parse_offset(&d.utc_offset);
+            if utc_offset.is_none() {
+                err(format!("{key}.utc_offset"), format!("{:?} is not an offset such as \"+08:00\"", d.utc_offset));
+            }
+            if let (Some(endpoint), Some(address), Some(profile), Some(utc_offset)) = (endpoint, address, profile, utc_offset) {
                 dlt645_devices.push(crate::dlt645::device::Device {
                     meter: d.name.clone(),
                     endpoint,
@@ -496,6 +500,9 @@ impl Config {
                     interval: d.interval,
                     timeout: d.timeout,
                     preamble: d.preamble,
+                    backfill: d.backfill,
+                    utc_offset,
+                    clock_tolerance: d.clock_tolerance,
                 });
             }
         }

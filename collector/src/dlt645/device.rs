@@ -40,6 +40,25 @@ pub struct DeviceSpec {
     /// FE wake-up bytes before each request (0..=4).
     #[serde(default = "default_preamble")]
     pub preamble: u8,
+    /// Read the settlement-day totals the meter keeps (at start, then every 6 h).
+    #[serde(default = "yes")]
+    pub backfill: bool,
+    /// The offset of the meter's clock from UTC.
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+    /// A meter clock off by more than this stamps its values `clock_unsynced`.
+    #[serde(default = "default_tolerance")]
+    pub clock_tolerance: HumanDuration,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_offset() -> String {
+    "+08:00".into()
+}
+fn default_tolerance() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
 }
 
 fn default_interval() -> HumanDuration {
@@ -63,4 +82,7 @@ pub struct Device {
     pub interval: HumanDuration,
     pub timeout: HumanDuration,
     pub preamble: u8,
+    pub backfill: bool,
+    pub utc_offset: chrono::FixedOffset,
+    pub clock_tolerance: HumanDuration,
 }

@@ -34,7 +34,8 @@ pub fn value(frame: &[u8], request: &Request, item: &Item) -> Result<f64, ReadEr
     Ok(value.to_f64())
 }
 
-fn read_error(e: AnswerError) -> ReadError {
+/// A DL/T 645 answer's fault as a read error, counted by its reason.
+pub fn read_error(e: AnswerError) -> ReadError {
     match e {
         AnswerError::Frame(FrameError::Checksum { .. } | FrameError::End { .. } | FrameError::SecondStart { .. } | FrameError::Truncated { .. } | FrameError::TooShort { .. }) => {
             ReadError::Crc(e.to_string())

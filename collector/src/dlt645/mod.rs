@@ -50,6 +50,7 @@ pub mod items;
 pub mod value;
 
 // The meter poller's modules (config, profiles, polling), written alongside this codec.
+pub mod backfill;
 pub mod device;
 pub mod master;
 pub mod poller;

@@ -1,0 +1,203 @@
+//! Meter-side backfill for DL/T 645 meters: what the meter itself kept while the collector or
+//! the line was down. At start and then every few hours the meter's clock is read (its drift
+//! against the gateway's is counted), then its settlement (billing) day and, for each energy
+//! counter of its profile, the totals at the last twelve settlements (DI0 = 01..0C). Each is
+//! stored once, stamped with the settlement's time on the meter's clock and the quality
+//! `meter_memory`, so the accounts can use it as the boundary value of a month the gateway
+//! missed; `clock_unsynced` instead when the meter's clock is off by more than the tolerance.
+//! A state file per meter remembers the latest settlement stored; it is written only after the
+//! readings are durable in the journal, so a crash stores them again at worst, never loses them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use readings::{Kind, Quality, Reading};
+use tokio::sync::{oneshot, watch, Mutex};
+use tracing::{info, warn};
+
+use super::codec::{decode_answer, frame_len, DataId, Request};
+use super::device::Device;
+use super::master;
+use super::value::{decode_date_week, decode_day_hour, decode_time};
+use crate::journal::writer::Append;
+use crate::modbus::link::{Link, ReadError};
+use crate::poll::{PollerShared, SharedLink};
+
+/// How often the meter's memory is read again.
+const EVERY: Duration = Duration::from_secs(6 * 3600);
+/// Settlement periods a DL/T 645-2007 meter keeps.
+const KEPT: u8 = 12;
+
+/// Reads the meter's memory at start and every [`EVERY`] until `shutdown`.
+pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_dir: PathBuf, mut shutdown: watch::Receiver<bool>) {
+    let state = state_dir.join(format!("dlt645-{}", device.meter.as_str()));
+    loop {
+        match backfill(&device, &link.link, &shared, &state).await {
+            Ok(0) => {}
+            Ok(n) => info!(device = %device.meter, readings = n, "stored settlement-day values from the meter's memory"),
+            Err(e) => warn!(device = %device.meter, error = %e, "reading the meter's memory failed; trying again later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One pass: returns how many readings were stored.
+async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShared, state: &Path) -> Result<usize, ReadError> {
+    let offset = device.utc_offset;
+    let date = read(device, link, DataId::DATE_WEEK).await.and_then(|d| decode_date_week(&d).map_err(protocol))?.0;
+    let time = read(device, link, DataId::TIME).await.and_then(|d| decode_time(&d).map_err(protocol))?;
+    let meter_now = date.and_time(time);
+    let gateway_now = Utc::now();
+    let drift = offset.from_local_datetime(&meter_now).single().map(|t| t.with_timezone(&Utc) - gateway_now).unwrap_or_default();
+    let drift_ms = drift.num_milliseconds();
+    shared.stats.device(device.meter.as_str(), |c| c.clock_drift_ms = Some(drift_ms));
+    let clock_off = drift.abs() > chrono::Duration::from_std(device.clock_tolerance.0).unwrap_or_default();
+    if clock_off {
+        warn!(device = %device.meter, drift_s = drift_ms / 1000, "the meter's clock is off; values it stamps are stored as clock_unsynced");
+    }
+    // The first monthly settlement day; meters that do not say settle at 1st 00:00 (the
+    // standard's default).
+    let (day, hour) = match read(device, link, DataId::SETTLEMENT_DAY_1).await {
+        Ok(d) => decode_day_hour(&d).unwrap_or((1, 0)),
+        Err(ReadError::Exception { .. }) => (1, 0),
+        Err(e) => return Err(e),
+    };
+    let after = load_state(state);
+    let mut readings = Vec::new();
+    let mut newest = after;
+    for item in device.items.iter().filter(|i| i.kind == Kind::Counter && i.di >> 24 == 0 && i.di & 0xFF == 0) {
+        for n in 1..=KEPT {
+            let Some(at_local) = settlement(meter_now, day, hour, n) else { continue };
+            let Some(at) = offset.from_local_datetime(&at_local).single().map(|t| t.with_timezone(&Utc)) else { continue };
+            if after.is_some_and(|a| at <= a) {
+                continue;
+            }
+            let Some(id) = DataId(item.di).at_settlement(n) else { continue };
+            let value = match read(device, link, id).await {
+                Ok(data) => item.format.decode(&data).map(|d| d.to_f64()).ok(),
+                // A meter that keeps fewer periods refuses the older ones.
+                Err(ReadError::Exception { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            let Some(v) = value else { continue };
+            let v = item.unit.convert(v, item.quantity.canonical_unit()).map_err(|e| ReadError::Protocol(e.to_string()))?;
+            newest = newest.max(Some(at));
+            readings.push(Reading {
+                time: at,
+                enterprise: shared.identity.enterprise.clone(),
+                site: shared.identity.site.clone(),
+                meter: device.meter.clone(),
+                medium: item.medium,
+                quantity: item.quantity,
+                kind: item.kind,
+                unit: item.quantity.canonical_unit(),
+                value: Some(v),
+                quality: if clock_off { Quality::ClockUnsynced } else { Quality::MeterMemory },
+            });
+        }
+    }
+    let n = readings.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let (ack, durable) = oneshot::channel();
+    if shared.out.send(Append { readings, ack: Some(ack) }).await.is_err() || durable.await.is_err() {
+        return Err(ReadError::Transport("the journal did not take the values; they are read again next time".into()));
+    }
+    if let Some(t) = newest {
+        save_state(state, t);
+    }
+    Ok(n)
+}
+
+/// The `n`th last settlement before `now` (1 = the latest), on day `day` at `hour` of each month
+/// (a day past a month's end settles on its last day).
+fn settlement(now: NaiveDateTime, day: u8, hour: u8, n: u8) -> Option<NaiveDateTime> {
+    let at = |year: i32, month: u32| -> Option<NaiveDateTime> {
+        let last = (28..=31).rev().find(|d| NaiveDate::from_ymd_opt(year, month, *d).is_some())?;
+        NaiveDate::from_ymd_opt(year, month, u32::from(day).min(last))?.and_hms_opt(u32::from(hour), 0, 0)
+    };
+    let mut months = now.year() * 12 + now.month0() as i32;
+    if at(now.year(), now.month()).is_none_or(|t| t > now) {
+        months -= 1;
+    }
+    months -= i32::from(n) - 1;
+    at(months.div_euclid(12), months.rem_euclid(12) as u32 + 1)
+}
+
+/// One item's data bytes, taking a turn on the line.
+async fn read(device: &Device, link: &Arc<Mutex<Link>>, id: DataId) -> Result<Vec<u8>, ReadError> {
+    let request = Request::Read { address: device.address, id };
+    let bytes = master::encode(&request, device.preamble);
+    let frame = link.lock().await.exchange_raw(&bytes, frame_len, device.timeout.0).await?;
+    decode_answer(&frame, &request).map(|a| a.data).map_err(master::read_error)
+}
+
+fn protocol(e: super::value::ValueError) -> ReadError {
+    ReadError::Protocol(e.to_string())
+}
+
+fn load_state(path: &Path) -> Option<DateTime<Utc>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    DateTime::from_timestamp_millis(text.trim().parse().ok()?)
+}
+
+fn save_state(path: &Path, newest: DateTime<Utc>) {
+    let tmp = path.with_extension("tmp");
+    let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
+        std::fs::write(&tmp, format!("{}\n", newest.timestamp_millis()))?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    });
+    if let Err(e) = written {
+        // The values are journalled; without the state they are read and stored again once.
+        warn!(file = %path.display(), error = %e, "could not record the backfill's progress");
+    }
+}
+
+/// `+08:00`-style offsets of meter clocks.
+pub fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = text[1..].split_once(':')?;
+    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
+    FixedOffset::east_opt(sign * secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn settlements_count_back_from_the_meters_now() {
+        let now = t("2026-12-01 10:30");
+        assert_eq!(settlement(now, 1, 0, 1), Some(t("2026-12-01 00:00")));
+        assert_eq!(settlement(now, 1, 0, 2), Some(t("2026-11-01 00:00")));
+        assert_eq!(settlement(now, 1, 0, 12), Some(t("2026-01-01 00:00")));
+        // Not yet reached this month: the latest is last month's.
+        assert_eq!(settlement(now, 25, 12, 1), Some(t("2026-11-25 12:00")));
+        assert_eq!(settlement(now, 25, 12, 12), Some(t("2025-12-25 12:00")));
+        // Day 31 in a 30-day month settles on its last day.
+        assert_eq!(settlement(t("2026-05-01 00:00"), 31, 0, 1), Some(t("2026-04-30 00:00")));
+        assert_eq!(settlement(t("2026-03-15 00:00"), 31, 0, 1), Some(t("2026-02-28 00:00")));
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+08:00"), FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_offset("-03:30"), FixedOffset::east_opt(-(3 * 3600 + 1800)));
+        assert_eq!(parse_offset("08:00"), None);
+    }
+}
