@@ -1,8 +1,9 @@
 //! Meter-side backfill: two DL/T 645 meters on a line keep the totals of their last twelve
 //! settlement days (the 1st of each month at 00:00, UTC+8). The collector stores each once,
 //! stamped with the settlement's time and the quality `meter_memory`, and a second run stores
-//! nothing again; the meter whose clock is two hours off gets `clock_unsynced` instead, and its
-//! drift is in /metrics.
+//! nothing again; the meter whose clock is two hours off gets `clock_unsynced` instead. With no
+//! live reading in the last whole month, `analytics accounts` takes that month's electricity
+//! from the two settlement totals that bound it.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -47,10 +48,10 @@ fn settlement_day_totals_are_stored_once_with_the_meters_time() {
     std::fs::write(dir.path().join("profiles/energy.toml"), PROFILE).unwrap();
     let dlt = |name: &str, address: &str| format!("[[dlt645.devices]]\nname = \"{name}\"\nline = \"rs485-1\"\naddress = \"{address}\"\nprofile = \"energy\"\ninterval = \"5s\"\n");
     let text = format!(
-        "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"plant-1\"\n\n[clock]\ntrusted = true\n\n[storage]\ndata_dir = \"data\"\n\n[sinks.parquet]\nmax_age = \"1s\"\n\n\
+        "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"demo-plant\"\n\n[clock]\ntrusted = true\n\n[storage]\ndata_dir = \"data\"\n\n[sinks.parquet]\nmax_age = \"1s\"\n\n\
          [[modbus.serial_lines]]\nname = \"rs485-1\"\ndevice = \"{}\"\nbaud = 9600\nparity = \"even\"\n\n[dlt645]\nprofiles_dir = \"profiles\"\n\n{}{}",
         pair.a.display(),
-        dlt("boundary", "000012345678"),
+        dlt("main-incomer", "000012345678"),
         dlt("boundary-drifting", "000012345679"),
     );
     let config = dir.path().join("collector.toml");
@@ -80,13 +81,35 @@ fn settlement_day_totals_are_stored_once_with_the_meters_time() {
             v.sort_by_key(|x| std::cmp::Reverse(x.0));
             v
         };
-        let good = memory("boundary");
+        let good = memory("main-incomer");
         let want: Vec<(i64, Option<f64>, Quality)> = starts.iter().enumerate().map(|(i, t)| (*t, Some(5000.0 - 100.0 * (i + 1) as f64), Quality::MeterMemory)).collect();
         assert_eq!(good, want, "run {run}: twelve settlement totals, each once");
         let drifting = memory("boundary-drifting");
         assert_eq!(drifting.len(), 12, "run {run}: {drifting:?}");
         assert!(drifting.iter().all(|(_, _, q)| *q == Quality::ClockUnsynced), "a meter clock 2 h off: {drifting:?}");
         // The live readings go on beside them.
-        assert!(stored.iter().any(|r| r.meter.as_str() == "boundary" && r.quality == Quality::Good && r.value == Some(5000.0)));
+        assert!(stored.iter().any(|r| r.meter.as_str() == "main-incomer" && r.quality == Quality::Good && r.value == Some(5000.0)));
     }
+
+    // The demo plant of config/analytics.example.toml: main-incomer is its boundary meter. The
+    // last whole month is bounded by settlements 1 and 2: 4900 - 4800 = 100 kWh.
+    let month = |t: i64| chrono::DateTime::from_timestamp_millis(t).unwrap().with_timezone(&cst).format("%Y-%m-%d").to_string();
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/analytics.example.toml");
+    let out = dir.path().join("accounts");
+    let run = Command::new(e2e::bin("analytics"))
+        .args(["accounts", "--config"])
+        .arg(&reference)
+        .args(["--store"])
+        .arg(dir.path().join("data/readings"))
+        .args(["--from", &month(starts[1]), "--to", &month(starts[0]), "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let csv = std::fs::read_to_string(out.join("accounts.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let kwh: f64 = row[header.iter().position(|h| *h == "electricity_net_kwh").unwrap()].parse().unwrap();
+    assert_eq!(kwh, 100.0, "{csv}");
 }
