@@ -415,7 +415,7 @@ fn dlt645_cycle_time(d: &collector::dlt645::device::Device, baud: u32) -> std::t
     d.items
         .iter()
         .map(|i| {
-            let request = master::request(&d.address, i.di, d.preamble);
+            let request = master::request(&d.address, i);
             let sent = master::encode(&request, d.preamble).len();
             codec::exchange_time(baud, sent, request.answer_len(i.format.bytes()))
         })

@@ -114,7 +114,8 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         // Meters of every protocol on one line share its link and take turns on it.
         let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
         info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, interval = %device.interval, items = device.items.len(), "polling (DL/T 645)");
-        if device.backfill {
+        // Settlement totals are the 2007 edition's: a 1997 meter keeps none under its items.
+        if device.backfill && device.items.iter().any(|i| i.edition == crate::dlt645::codec::Edition::V2007) {
             let backfill = crate::dlt645::backfill::run(device.clone(), link.clone(), shared.clone(), config.data_dir.join("backfill"), stop_rx.clone());
             tasks.spawn(format!("the backfill of {}", device.meter), async move {
                 backfill.await;

@@ -44,6 +44,7 @@ def main():
     p.add_argument("--modbus", action="append", default=[], help="UNIT:REGISTER:INT32")
     p.add_argument("--dlt645", action="append", default=[], help="ADDRESS:DI:VALUE (XXXXXX.XX or XXX.X by DI)")
     p.add_argument("--cjt188", action="append", default=[], help="TYPE:ADDRESS:M3")
+    p.add_argument("--dlt645-1997", action="append", default=[], help="ADDRESS:DI(4 hex):VALUE, a 1997-edition meter")
     p.add_argument("--dlt645-clock", action="append", default=[], help="ADDRESS:OFFSET_S")
     p.add_argument("--dlt645-billing", action="append", default=[], help="ADDRESS:DI:NOW:STEP")
     a = p.parse_args()
@@ -57,6 +58,10 @@ def main():
     for d in a.dlt645:
         addr, di, value = d.split(":")
         dlt[(wire(addr), bytes.fromhex(di)[::-1])] = float(value)
+    old = {}
+    for d in a.dlt645_1997:
+        addr, di, value = d.split(":")
+        old[(wire(addr), bytes.fromhex(di)[::-1])] = float(value)
     clocks = {}
     for c in a.dlt645_clock:
         addr, off = c.split(":")
@@ -90,8 +95,24 @@ def main():
                     if len(buf) < need:
                         break
                     frame, buf = buf[:need], buf[need:]
-                    di = bytes((b - 0x33) & 0xFF for b in frame[10:14])
                     addr = frame[1:7]
+                    if frame[8] == 0x01:  # the 1997 edition: a two-byte identifier, answer 81H
+                        di = bytes((b - 0x33) & 0xFF for b in frame[10:12])
+                        value = old.get((addr, di))
+                        if value is None:
+                            continue
+                        if di[1] == 0x90:
+                            item = bcd(value, 4, 2)
+                        elif di[1] == 0xB6 and di[0] >> 4 == 1:
+                            item = bcd(value, 2, 0)
+                        else:
+                            item = bcd(value, 2, 2)
+                        data = bytes((b + 0x33) & 0xFF for b in di + item)
+                        body = b"\x68" + addr + b"\x68\x81" + bytes([len(data)]) + data
+                        time.sleep(0.02)
+                        os.write(fd, b"\xfe\xfe\xfe\xfe" + body + bytes([sum(body) & 0xFF, 0x16]))
+                        continue
+                    di = bytes((b - 0x33) & 0xFF for b in frame[10:14])
                     item = None
                     if addr in clocks and di[3] == 0x04:
                         now = datetime.datetime.utcnow() + datetime.timedelta(hours=8, seconds=clocks[addr])

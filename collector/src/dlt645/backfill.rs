@@ -70,7 +70,8 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
     let after = load_state(state);
     let mut readings = Vec::new();
     let mut newest = after;
-    for item in device.items.iter().filter(|i| i.kind == Kind::Counter && i.di >> 24 == 0 && i.di & 0xFF == 0) {
+    // Settlement totals are the 2007 edition's (DI0 = 01..0C).
+    for item in device.items.iter().filter(|i| i.edition == super::codec::Edition::V2007 && i.kind == Kind::Counter && i.di >> 24 == 0 && i.di & 0xFF == 0) {
         for n in 1..=KEPT {
             let Some(at_local) = settlement(meter_now, day, hour, n) else { continue };
             let Some(at) = offset.from_local_datetime(&at_local).single().map(|t| t.with_timezone(&Utc)) else { continue };

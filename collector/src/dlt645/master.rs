@@ -2,15 +2,17 @@
 //! on the line is complete, and the item's value from it, every failure as a [`ReadError`]
 //! counted by its reason (checksum, address, exception, ...) like Modbus's.
 
-use super::codec::{decode_answer, frame_len, AnswerError, DataId, FrameError, MeterAddress, Request};
+use super::codec::{decode_answer, frame_len, AnswerError, DataId, DataId1997, Edition, FrameError, MeterAddress, Request};
 use super::profile::Item;
 use super::value::ValueError;
 use crate::modbus::link::ReadError;
 
-/// The read request for item `di` of the meter at `address`, after `preamble` FEH bytes.
-pub fn request(address: &MeterAddress, di: u32, preamble: u8) -> Request {
-    let _ = preamble;
-    Request::Read { address: *address, id: DataId(di) }
+/// The read request for `item` of the meter at `address`, in the item's edition.
+pub fn request(address: &MeterAddress, item: &Item) -> Request {
+    match item.edition {
+        Edition::V2007 => Request::Read { address: *address, id: DataId(item.di) },
+        Edition::V1997 => Request::Read1997 { address: *address, id: DataId1997(item.di as u16) },
+    }
 }
 
 /// The bytes of `request` (the preamble is checked when the config is read, so this holds).

@@ -57,7 +57,7 @@ impl MeterProtocol for Dlt645Meter {
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                let request = master::request(&self.device.address, item.di, self.device.preamble);
+                let request = master::request(&self.device.address, item);
                 let bytes = master::encode(&request, self.device.preamble);
                 ((request, i), bytes)
             })

@@ -6,6 +6,7 @@ use std::path::Path;
 use readings::{Kind, Medium, Quantity, Unit};
 use serde::Deserialize;
 
+use super::codec::Edition;
 use super::value::Format;
 use crate::settings::{parse_toml, ConfigError};
 
@@ -13,6 +14,7 @@ use crate::settings::{parse_toml, ConfigError};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dlt645_generic_3phase", include_str!("../../../config/profiles/dlt645/generic_3phase.toml")),
     ("chint_dtsu666_dlt645", include_str!("../../../config/profiles/dlt645/chint_dtsu666.toml")),
+    ("dlt645_1997_generic", include_str!("../../../config/profiles/dlt645/generic_1997.toml")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -29,7 +31,7 @@ pub struct Meta {
     pub name: String,
     pub vendor: String,
     pub model: String,
-    /// `dlt645-2007` (the 1997 edition's two-byte identifiers are not supported yet).
+    /// `dlt645-2007`, or `dlt645-1997` for older meters (two-byte identifiers, control 01H).
     pub protocol: String,
     pub medium: Medium,
     pub source: String,
@@ -41,7 +43,8 @@ pub struct Meta {
 #[serde(deny_unknown_fields)]
 struct ItemSpec {
     name: String,
-    /// DI3 DI2 DI1 DI0 as 8 hex digits, most significant first, as the standard writes them.
+    /// DI3 DI2 DI1 DI0 as 8 hex digits, most significant first, as the standard writes them
+    /// (1997: DI1 DI0, 4 hex digits, e.g. `9010`).
     di: String,
     quantity: Quantity,
     kind: Kind,
@@ -55,7 +58,9 @@ struct ItemSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub name: String,
+    /// The identifier: four bytes in the 2007 edition, two (below 10000H) in 1997's.
     pub di: u32,
+    pub edition: Edition,
     pub quantity: Quantity,
     pub medium: Medium,
     pub kind: Kind,
@@ -75,16 +80,23 @@ impl Profile {
     pub fn parse(file: &str, text: &str) -> Result<Profile, Vec<ConfigError>> {
         let raw: ProfileFile = parse_toml(file, text).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
-        if raw.profile.protocol != "dlt645-2007" {
-            errors.push(ConfigError::new(file, "profile.protocol", format!("{:?} is not supported; write \"dlt645-2007\"", raw.profile.protocol)));
-        }
+        let edition = match raw.profile.protocol.as_str() {
+            "dlt645-2007" => Edition::V2007,
+            "dlt645-1997" => Edition::V1997,
+            other => {
+                errors.push(ConfigError::new(file, "profile.protocol", format!("{other:?} is not supported; write \"dlt645-2007\" or \"dlt645-1997\"")));
+                Edition::V2007
+            }
+        };
+        let di_digits = if edition == Edition::V1997 { 4 } else { 8 };
         let mut items = Vec::new();
         for (i, s) in raw.items.iter().enumerate() {
             let key = |k: &str| format!("items[{i}].{k}");
             let di = match u32::from_str_radix(&s.di, 16) {
-                Ok(di) if s.di.len() == 8 => Some(di),
+                Ok(di) if s.di.len() == di_digits => Some(di),
                 _ => {
-                    errors.push(ConfigError::new(file, key("di"), format!("{:?} is not a data identifier; write its 8 hex digits, DI3 first, e.g. \"00010000\"", s.di)));
+                    let example = if edition == Edition::V1997 { "4 hex digits, DI1 first, e.g. \"9010\"" } else { "8 hex digits, DI3 first, e.g. \"00010000\"" };
+                    errors.push(ConfigError::new(file, key("di"), format!("{:?} is not a data identifier of this edition; write its {example}", s.di)));
                     None
                 }
             };
@@ -108,7 +120,7 @@ impl Profile {
                 errors.push(ConfigError::new(file, key("name"), format!("{:?} names two items", s.name)));
             }
             if let (Some(di), Some(format)) = (di, format) {
-                items.push(Item { name: s.name.clone(), di, quantity: s.quantity, medium: raw.profile.medium, kind: s.kind, unit: s.unit, format });
+                items.push(Item { name: s.name.clone(), di, edition, quantity: s.quantity, medium: raw.profile.medium, kind: s.kind, unit: s.unit, format });
             }
         }
         if raw.items.is_empty() {
@@ -142,7 +154,7 @@ mod tests {
         for (name, _) in BUILTIN {
             let p = Profile::builtin(name).unwrap().unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert_eq!(&p.meta.name, name);
-            assert!(p.items.iter().any(|i| i.di == 0x0001_0000 && i.kind == Kind::Counter), "{name} reads forward active energy");
+            assert!(p.items.iter().any(|i| matches!(i.di, 0x0001_0000 | 0x9010) && i.kind == Kind::Counter), "{name} reads forward active energy");
         }
     }
 
