@@ -15,6 +15,7 @@ pub mod mqtt;
 pub mod normalise;
 pub mod poll;
 pub mod run;
+pub mod scan;
 pub mod settings;
 pub mod schedule;
 pub mod sink;

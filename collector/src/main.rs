@@ -48,7 +48,7 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
-    /// List the built-in meter profiles.
+    /// List the built-in meter profiles (Modbus register maps and DL/T 645 item lists).
     Profiles,
     /// Write a commented starter config (one Modbus TCP meter, the health endpoint, every other
     /// section commented out) and check it; edit it, then `collector check` it again.
@@ -69,6 +69,39 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Find what answers on a line (a DL/T 645 or CJ/T 188 meter by reading its address, which
+    /// works on a line with one meter of that protocol; Modbus unit ids by reading holding
+    /// register 0) and print a config snippet for it on stdout; progress and a summary go to
+    /// stderr.
+    Scan {
+        /// The serial port, e.g. /dev/ttyUSB0.
+        #[arg(long, required_unless_present = "host", conflicts_with = "host")]
+        device: Option<PathBuf>,
+        /// The serial port's baud rate.
+        #[arg(long, default_value_t = 9600, conflicts_with = "host")]
+        baud: u32,
+        /// The serial port's parity.
+        #[arg(long, value_enum, default_value = "even", conflicts_with = "host")]
+        parity: collector::line::Parity,
+        /// The serial port's stop bits (1 or 2).
+        #[arg(long, default_value_t = 1, conflicts_with = "host", value_parser = clap::value_parser!(u8).range(1..=2))]
+        stop_bits: u8,
+        /// A serial server (DTU) passing raw frames over TCP, instead of a serial port.
+        #[arg(long, requires = "port")]
+        host: Option<String>,
+        /// The serial server's TCP port.
+        #[arg(long, requires = "host")]
+        port: Option<u16>,
+        /// The protocols to probe for, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "modbus,dlt645,cjt188")]
+        protocols: Vec<collector::scan::Protocol>,
+        /// The Modbus unit ids to probe: FIRST-LAST, or one id.
+        #[arg(long, default_value = "1-247", value_parser = parse_units)]
+        units: collector::scan::UnitRange,
+        /// How long each probe waits for an answer.
+        #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+        timeout: HumanDuration,
+    },
 }
 
 /// The starter config `collector init` writes.
@@ -76,6 +109,10 @@ const STARTER: &str = include_str!("../../config/collector.starter.toml");
 
 fn parse_duration(s: &str) -> Result<HumanDuration, String> {
     HumanDuration::parse(s)
+}
+
+fn parse_units(s: &str) -> Result<collector::scan::UnitRange, String> {
+    s.parse().map_err(|e: collector::scan::ScanError| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -92,6 +129,15 @@ fn main() -> ExitCode {
         Command::Run { config, run_for } => run(&config, run_for),
         Command::Profiles => profiles(),
         Command::Init { output, enterprise, site, data_dir, force } => init(&output, &enterprise, &site, &data_dir, force),
+        Command::Scan { device, baud, parity, stop_bits, host, port, protocols, units, timeout } => {
+            let endpoint = match (device, host, port) {
+                (Some(path), _, _) => Ok(Endpoint::Serial(SerialLine { name: collector::scan::LINE_NAME.into(), path, baud, parity, stop_bits, byte_timeout: collector::scan::BYTE_TIMEOUT })),
+                // A serial server passes the line's frames through as they are.
+                (None, Some(host), Some(port)) => Ok(Endpoint::Tcp { host, port, framing: collector::config::Framing::RtuOverTcp }),
+                _ => Err(anyhow::anyhow!("scan needs --device, or --host and --port")),
+            };
+            endpoint.and_then(|endpoint| scan(collector::scan::Options { endpoint, protocols, units, timeout: timeout.0 }))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -399,7 +445,38 @@ fn profiles() -> anyhow::Result<()> {
             None => Ok(()),
         }?;
     }
+    for (name, _) in collector::dlt645::profile::BUILTIN {
+        match collector::dlt645::profile::Profile::builtin(name) {
+            Some(Ok(p)) => writeln!(
+                out,
+                "{:<22} {:<28} {:<36} {:>3} items   {}, {}",
+                name,
+                p.meta.vendor,
+                p.meta.model,
+                p.items.len(),
+                p.meta.protocol,
+                if p.meta.verified { "verified" } else { "unverified: check against the manual" }
+            ),
+            Some(Err(e)) => writeln!(out, "{name}: invalid: {e:?}"),
+            None => Ok(()),
+        }?;
+    }
     emit(&out);
+    Ok(())
+}
+
+/// Scans a line and prints the config for what answered on stdout, progress and a summary on
+/// stderr (so that `collector scan ... > found.toml` keeps only the config).
+fn scan(options: collector::scan::Options) -> anyhow::Result<()> {
+    use collector::scan::Progress;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let mut progress = |p: Progress| match p {
+        Progress::Probing(protocol) => eprintln!("probing for {protocol} devices..."),
+        Progress::Units { probed, of, found } => eprintln!("  {probed}/{of} unit ids probed, {found} answered"),
+    };
+    let found = runtime.block_on(collector::scan::scan(&options, &mut progress))?;
+    eprint!("{found}");
+    emit(&found.snippet());
     Ok(())
 }
 
