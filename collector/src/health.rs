@@ -250,7 +250,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     }
     family("collector_device_request_duration_seconds", "histogram", "Modbus request latency (the exchange, not the wait for a shared line).", latency);
     let drift = s.devices.iter().filter_map(|(d, c)| c.clock_drift_ms.map(|ms| (format!("{{device=\"{}\"}}", label(d)), ms as f64 / 1000.0))).collect();
-    family("collector_meter_clock_drift_seconds", "gauge", "The meter's clock minus the gateway's at the last read (DL/T 645 meters).", drift);
+    family("collector_meter_clock_drift_seconds", "gauge", "The meter's clock minus the gateway's at the last read (DL/T 645 and CJ/T 188 meters that keep one).", drift);
     family("collector_device_cycle_seconds_max", "gauge", "Longest time from a slot's start to the end of its poll cycle.", device(&|c| c.cycle_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());
     family("collector_device_request_duration_seconds_max", "gauge", "Longest request latency, seconds.", device(&|c| c.latency_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());
     let readings = s

@@ -91,6 +91,13 @@ pub struct DeviceSpec {
     pub di_order: DiOrderName,
     #[serde(default)]
     pub unit_position: UnitPositionName,
+    /// The offset of the meter's clock from UTC (its drift is in /metrics).
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+}
+
+fn default_offset() -> String {
+    "+08:00".into()
 }
 
 fn default_interval() -> HumanDuration {
@@ -114,6 +121,7 @@ pub struct Device {
     pub dialect: Dialect,
     pub interval: HumanDuration,
     pub timeout: HumanDuration,
+    pub utc_offset: chrono::FixedOffset,
 }
 
 impl DeviceSpec {

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use chrono::TimeZone as _;
 use readings::{Kind, Measure, MeterId, Quantity};
 
 use super::codec::{frame_length, start_of_frame, DecodeError, Di, Request, START};
@@ -15,7 +16,7 @@ use super::device::Device;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
 use crate::modbus::link::ReadError;
-use crate::poll::meter::{MeterProtocol, Output};
+use crate::poll::meter::{Decoded, MeterProtocol, Output};
 
 /// The poller of one CJ/T 188 meter.
 pub type MeterPoller = crate::poll::meter::MeterPoller<Cjt188Meter>;
@@ -73,7 +74,7 @@ impl MeterProtocol for Cjt188Meter {
         frame_length
     }
 
-    fn decode(&self, request: &Request, frame: &[u8]) -> Result<Vec<(usize, f64)>, ReadError> {
+    fn decode(&self, request: &Request, frame: &[u8]) -> Result<Decoded, ReadError> {
         // A garbled first byte after the bus turns round (FF FE...) is skipped: the frame after
         // it is checked whole.
         let from = match start_of_frame(frame) {
@@ -82,15 +83,15 @@ impl MeterProtocol for Cjt188Meter {
             Err(e) => return Err(read_error(e)),
         };
         let answer = request.decode_answer(&frame[from..]).map_err(read_error)?;
-        match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
-            MeterData::Flow(f) => Ok(vec![(0, self.value(0, f.current)?)]),
-            MeterData::Heat(h) => Ok(vec![
-                (0, self.value(0, h.current_heat)?),
-                (1, self.value(1, h.heat_power)?),
-                (2, self.value(2, h.flow_rate)?),
-                (3, self.value(3, h.cumulative_flow)?),
-            ]),
-        }
+        // The meter's clock is local time; a meter without one sends zeros (no time).
+        let at = |t: Option<chrono::NaiveDateTime>| t.and_then(|t| self.device.utc_offset.from_local_datetime(&t).single()).map(|t| t.with_timezone(&chrono::Utc));
+        Ok(match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
+            MeterData::Flow(f) => Decoded { values: vec![(0, self.value(0, f.current)?)], meter_time: at(f.time) },
+            MeterData::Heat(h) => Decoded {
+                values: vec![(0, self.value(0, h.current_heat)?), (1, self.value(1, h.heat_power)?), (2, self.value(2, h.flow_rate)?), (3, self.value(3, h.cumulative_flow)?)],
+                meter_time: at(h.time),
+            },
+        })
     }
 
     fn outputs_of(&self, _: &Request) -> Vec<usize> {

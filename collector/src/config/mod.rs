@@ -486,7 +486,7 @@ impl Config {
                     None
                 }
             };
-            let utc_offset = crate::dlt645::backfill::parse_offset(&d.utc_offset);
+            let utc_offset = crate::settings::parse_utc_offset(&d.utc_offset);
             if utc_offset.is_none() {
                 err(format!("{key}.utc_offset"), format!("{:?} is not an offset such as \"+08:00\"", d.utc_offset));
             }
@@ -541,8 +541,12 @@ impl Config {
             if d.timeout.as_millis() == 0 {
                 err(format!("{key}.timeout"), "is 0; give a positive duration such as \"2s\"".into());
             }
-            if let (Some(endpoint), Some(address), Some(medium), Some(dialect)) = (endpoint, address, medium, dialect) {
-                cjt188_devices.push(crate::cjt188::device::Device { meter: d.name.clone(), endpoint, meter_type, address, medium, dialect, interval: d.interval, timeout: d.timeout });
+            let utc_offset = crate::settings::parse_utc_offset(&d.utc_offset);
+            if utc_offset.is_none() {
+                err(format!("{key}.utc_offset"), format!("{:?} is not an offset such as \"+08:00\"", d.utc_offset));
+            }
+            if let (Some(endpoint), Some(address), Some(medium), Some(dialect), Some(utc_offset)) = (endpoint, address, medium, dialect, utc_offset) {
+                cjt188_devices.push(crate::cjt188::device::Device { meter: d.name.clone(), endpoint, meter_type, address, medium, dialect, interval: d.interval, timeout: d.timeout, utc_offset });
             }
         }
         let mut mqtt_credentials = Credentials::default();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use readings::{Kind, Quality, Reading};
 use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
@@ -161,18 +161,6 @@ fn save_state(path: &Path, newest: DateTime<Utc>) {
     }
 }
 
-/// `+08:00`-style offsets of meter clocks.
-pub fn parse_offset(text: &str) -> Option<FixedOffset> {
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (h, m) = text[1..].split_once(':')?;
-    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
-    FixedOffset::east_opt(sign * secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,10 +183,4 @@ mod tests {
         assert_eq!(settlement(t("2026-03-15 00:00"), 31, 0, 1), Some(t("2026-02-28 00:00")));
     }
 
-    #[test]
-    fn offsets_parse() {
-        assert_eq!(parse_offset("+08:00"), FixedOffset::east_opt(8 * 3600));
-        assert_eq!(parse_offset("-03:30"), FixedOffset::east_opt(-(3 * 3600 + 1800)));
-        assert_eq!(parse_offset("08:00"), None);
-    }
 }

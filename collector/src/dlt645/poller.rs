@@ -12,7 +12,7 @@ use super::master;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
 use crate::modbus::link::ReadError;
-use crate::poll::meter::{MeterProtocol, Output};
+use crate::poll::meter::{Decoded, MeterProtocol, Output};
 
 /// The poller of one DL/T 645 meter.
 pub type MeterPoller = crate::poll::meter::MeterPoller<Dlt645Meter>;
@@ -68,12 +68,12 @@ impl MeterProtocol for Dlt645Meter {
         master::frame_length
     }
 
-    fn decode(&self, (request, i): &Self::Request, frame: &[u8]) -> Result<Vec<(usize, f64)>, ReadError> {
+    fn decode(&self, (request, i): &Self::Request, frame: &[u8]) -> Result<Decoded, ReadError> {
         let item = &self.device.items[*i];
         let v = master::value(frame, request, item)?;
         // The item's unit into the quantity's canonical unit.
         let v = item.unit.convert(v, item.quantity.canonical_unit()).map_err(|e| ReadError::Protocol(e.to_string()))?;
-        Ok(vec![(*i, v)])
+        Ok(Decoded::values(vec![(*i, v)]))
     }
 
     fn outputs_of(&self, (_, i): &Self::Request) -> Vec<usize> {

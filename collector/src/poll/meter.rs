@@ -34,6 +34,22 @@ pub struct Output {
     pub kind: Kind,
 }
 
+/// What one answer held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    /// (index into `outputs`, value in the output quantity's canonical unit).
+    pub values: Vec<(usize, f64)>,
+    /// The meter's clock, if the answer carries it, as an instant.
+    pub meter_time: Option<DateTime<Utc>>,
+}
+
+impl Decoded {
+    /// Values without a clock.
+    pub fn values(values: Vec<(usize, f64)>) -> Self {
+        Self { values, meter_time: None }
+    }
+}
+
 /// A request-answer meter protocol as the poller drives it.
 pub trait MeterProtocol: Send + 'static {
     /// One request of a cycle.
@@ -49,9 +65,8 @@ pub trait MeterProtocol: Send + 'static {
     fn requests(&self) -> Vec<(Self::Request, Vec<u8>)>;
     /// How many bytes make a complete answer, given the bytes so far.
     fn frame_length(&self) -> FrameLength;
-    /// The values in `frame`, the answer to `request`: (index into `outputs`, value in the
-    /// output quantity's canonical unit).
-    fn decode(&self, request: &Self::Request, frame: &[u8]) -> Result<Vec<(usize, f64)>, ReadError>;
+    /// The values in `frame`, the answer to `request`, and the meter's clock if it sent it.
+    fn decode(&self, request: &Self::Request, frame: &[u8]) -> Result<Decoded, ReadError>;
     /// The outputs `request` asks for (they get its failure when it fails).
     fn outputs_of(&self, request: &Self::Request) -> Vec<usize>;
 }
@@ -126,7 +141,12 @@ impl<P: MeterProtocol> MeterPoller<P> {
             match self.exchange(request, bytes).await {
                 Ok(got) => {
                     answered = true;
-                    for (i, v) in got {
+                    if let Some(t) = got.meter_time {
+                        // The meter's clock against the gateway's, for /metrics.
+                        let drift = (t - Utc::now()).num_milliseconds();
+                        self.shared.stats.device(&name, |c| c.clock_drift_ms = Some(drift));
+                    }
+                    for (i, v) in got.values {
                         if let Some(slot) = values.get_mut(i) {
                             *slot = Ok(v);
                         }
@@ -161,7 +181,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
         values.into_iter().enumerate().map(|(i, v)| self.reading(i, time, v)).collect()
     }
 
-    async fn exchange(&mut self, request: &P::Request, bytes: &[u8]) -> Result<Vec<(usize, f64)>, ReadError> {
+    async fn exchange(&mut self, request: &P::Request, bytes: &[u8]) -> Result<Decoded, ReadError> {
         let (result, ms) = {
             let mut link = self.link.lock().await;
             let started = Instant::now();

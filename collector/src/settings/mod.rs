@@ -45,3 +45,27 @@ pub fn read_file(file: &str, key: &str, path: &Path, errors: &mut Vec<ConfigErro
         }
     }
 }
+
+/// `+08:00`-style offsets of meter clocks.
+pub fn parse_utc_offset(text: &str) -> Option<chrono::FixedOffset> {
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = text[1..].split_once(':')?;
+    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
+    chrono::FixedOffset::east_opt(sign * secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_utc_offset("+08:00"), chrono::FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_utc_offset("-03:30"), chrono::FixedOffset::east_opt(-(3 * 3600 + 1800)));
+        assert_eq!(parse_utc_offset("08:00"), None);
+    }
+}
