@@ -19,19 +19,19 @@ const MEAN: f64 = 0.55;
 const DAILY: f64 = 0.30;
 const WEEKLY: f64 = 0.10;
 const WEEKLY_PHASE: f64 = -3.25 * DAY;
-const POWER_FACTOR: f64 = 0.92;
-const PHASE_VOLTAGE: f64 = 230.0;
-const LINE_VOLTAGE: f64 = 400.0;
+pub(crate) const POWER_FACTOR: f64 = 0.92;
+pub(crate) const PHASE_VOLTAGE: f64 = 230.0;
+pub(crate) const LINE_VOLTAGE: f64 = 400.0;
 /// Enthalpy of saturated steam at about 0.8 MPa, GJ per tonne, for a steam meter's heat counter.
 const STEAM_GJ_PER_T: f64 = 2.75;
 
 /// The load shape at `t` seconds since the epoch (dimensionless, mean 0.55).
-fn shape(t: f64) -> f64 {
+pub(crate) fn shape(t: f64) -> f64 {
     MEAN + DAILY * (TAU * t / DAY).sin() + WEEKLY * (TAU * (t - WEEKLY_PHASE) / WEEK).sin()
 }
 
 /// The integral of [`shape`] from 0 to `t`, in hours.
-fn shape_hours(t: f64) -> f64 {
+pub(crate) fn shape_hours(t: f64) -> f64 {
     (MEAN * t - DAILY * DAY / TAU * (TAU * t / DAY).cos() - WEEKLY * WEEK / TAU * (TAU * (t - WEEKLY_PHASE) / WEEK).cos()) / 3600.0
 }
 

@@ -67,12 +67,23 @@ impl Simulator {
         self.meters.get(&unit).map(|(m, _)| m)
     }
 
+    /// Counts a request of another protocol as answered (`true`) or refused.
+    pub(crate) fn count(&self, answered: bool) {
+        let counter = if answered { &self.served } else { &self.refused };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether any Modbus meter is simulated.
+    pub fn has_meters(&self) -> bool {
+        !self.meters.is_empty()
+    }
+
     /// Requests answered with registers, and with an exception.
     pub fn counts(&self) -> (u64, u64) {
         (self.served.load(Ordering::Relaxed), self.refused.load(Ordering::Relaxed))
     }
 
-    async fn answer(self: Arc<Self>, req: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
+    pub(crate) async fn answer(self: Arc<Self>, req: SlaveRequest<'static>) -> Result<Option<Response>, ExceptionCode> {
         let Some((meter, faults)) = self.meters.get(&req.slave) else {
             if self.silent_for_unknown_units {
                 return Ok(None);

@@ -27,6 +27,8 @@ use crate::poll::{PollerShared, SharedLink};
 
 /// How often the meter's memory is read again.
 const EVERY: Duration = Duration::from_secs(6 * 3600);
+/// How soon a pass that failed (a garbled answer, a timeout) is tried again.
+const RETRY: Duration = Duration::from_secs(300);
 /// Settlement periods a DL/T 645-2007 meter keeps.
 const KEPT: u8 = 12;
 
@@ -34,13 +36,20 @@ const KEPT: u8 = 12;
 pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_dir: PathBuf, mut shutdown: watch::Receiver<bool>) {
     let state = state_dir.join(format!("dlt645-{}", device.meter.as_str()));
     loop {
-        match backfill(&device, &link.link, &shared, &state).await {
-            Ok(0) => {}
-            Ok(n) => info!(device = %device.meter, readings = n, "stored settlement-day values from the meter's memory"),
-            Err(e) => warn!(device = %device.meter, error = %e, "reading the meter's memory failed; trying again later"),
-        }
+        let next = match backfill(&device, &link.link, &shared, &state).await {
+            Ok(n) => {
+                if n > 0 {
+                    info!(device = %device.meter, readings = n, "stored settlement-day values from the meter's memory");
+                }
+                EVERY
+            }
+            Err(e) => {
+                warn!(device = %device.meter, error = %e, retry_in = ?RETRY, "reading the meter's memory failed; trying again soon");
+                RETRY
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(EVERY) => {}
+            _ = tokio::time::sleep(next) => {}
             _ = shutdown.changed() => return,
         }
     }
@@ -131,12 +140,19 @@ fn settlement(now: NaiveDateTime, day: u8, hour: u8, n: u8) -> Option<NaiveDateT
     at(months.div_euclid(12), months.rem_euclid(12) as u32 + 1)
 }
 
-/// One item's data bytes, taking a turn on the line.
+/// One item's data bytes, taking a turn on the line; a garbled answer is asked for once more
+/// (line noise should not cost a whole pass).
 async fn read(device: &Device, link: &Arc<Mutex<Link>>, id: DataId) -> Result<Vec<u8>, ReadError> {
     let request = Request::Read { address: device.address, id };
     let bytes = master::encode(&request, device.preamble);
-    let frame = link.lock().await.exchange_raw(&bytes, frame_len, device.timeout.0).await?;
-    decode_answer(&frame, &request).map(|a| a.data).map_err(master::read_error)
+    let mut attempt = 0;
+    loop {
+        let frame = link.lock().await.exchange_raw(&bytes, frame_len, device.timeout.0).await;
+        match frame.and_then(|f| decode_answer(&f, &request).map(|a| a.data).map_err(master::read_error)) {
+            Err(ReadError::Crc(_)) if attempt < 2 => attempt += 1,
+            other => return other,
+        }
+    }
 }
 
 fn protocol(e: super::value::ValueError) -> ReadError {
