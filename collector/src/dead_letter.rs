@@ -80,8 +80,7 @@ struct State {
 impl DeadLetters {
     /// The directory `dir` (created on the first letter); counts what it already holds.
     pub fn new(dir: PathBuf, limits: DeadLetterLimits, reserve_bytes: u64) -> Self {
-        let bytes = fs::read_dir(&dir).map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
-        let state = State { bytes, ..State::default() };
+        let state = State { bytes: dir_bytes(&dir), ..State::default() };
         Self { inner: Arc::new(Inner { dir, limits, reserve_bytes, seq: AtomicU64::new(0), refused: AtomicU64::new(0), state: Mutex::new(state) }) }
     }
 
@@ -145,8 +144,12 @@ impl Inner {
         self.dir.join(format!("{stream}-{stamp}-{}-{seq}.{ext}", std::process::id()))
     }
 
-    /// Checks the cap and the reserve for `size` more bytes.
-    fn room(&self, state: &State, size: u64) -> Result<(), DeadLetterError> {
+    /// Checks the cap and the reserve for `size` more bytes. At the cap the directory is
+    /// measured again: an operator may have emptied it.
+    fn room(&self, state: &mut State, size: u64) -> Result<(), DeadLetterError> {
+        if state.bytes + size > self.limits.max_bytes {
+            state.bytes = dir_bytes(&self.dir);
+        }
         if state.bytes + size > self.limits.max_bytes {
             return Err(DeadLetterError::Full { dir: self.dir.clone(), bytes: state.bytes, cap: self.limits.max_bytes });
         }
@@ -162,7 +165,7 @@ impl Inner {
     fn append_line(&self, stream: &'static str, line: &str) -> Result<PathBuf, DeadLetterError> {
         let mut state = self.lock();
         let size = line.len() as u64 + 1;
-        self.room(&state, size)?;
+        self.room(&mut state, size)?;
         let at = state.lines.iter().position(|(s, _, bytes)| s == stream && bytes + size <= self.limits.file_bytes.max(size));
         let path = match at {
             Some(i) => state.lines[i].1.clone(),
@@ -192,7 +195,7 @@ impl Inner {
     fn write_file(&self, stream: &'static str, ext: &'static str, body: &[u8]) -> Result<PathBuf, DeadLetterError> {
         let mut state = self.lock();
         let size = body.len() as u64;
-        self.room(&state, size)?;
+        self.room(&mut state, size)?;
         let path = self.name(stream, ext);
         let io = |source| DeadLetterError::Io { path: path.clone(), source };
         let written = File::options().write(true).create_new(true).open(&path).and_then(|mut f| {
@@ -207,6 +210,11 @@ impl Inner {
         state.bytes += size;
         Ok(path)
     }
+}
+
+/// Bytes of the files in `dir` (0 if it does not exist yet).
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir).map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
 }
 
 /// At most `PER_MINUTE` log lines a minute; the rest are counted and reported with the next.
@@ -262,6 +270,12 @@ mod tests {
         assert_eq!(on_disk, 900);
         // A new process counts what is there.
         assert_eq!(DeadLetters::new(letters.dir().to_owned(), DeadLetterLimits::default(), 0).usage().0, 900);
+        // An operator empties the directory: letters are kept again, without a restart.
+        for e in fs::read_dir(letters.dir()).unwrap() {
+            fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        letters.write_file("influxdb", "lp", vec![b'd'; 200]).await.unwrap();
+        assert_eq!(letters.usage().0, 200);
     }
 
     #[test]

@@ -164,6 +164,9 @@ pub fn problems(health: &Health) -> Vec<String> {
     if let Some(down) = summary.mqtt.as_ref().and_then(|m| m.down_since).map(|t| t.elapsed()).filter(|d| *d > health.spec.max_mqtt_down.0) {
         out.push(format!("mqtt: no connection to the broker for {} s (health.max_mqtt_down is {})", down.as_secs(), health.spec.max_mqtt_down));
     }
+    if let Some(m) = summary.mqtt.as_ref().filter(|m| m.subscriptions_refused > 0) {
+        out.push(format!("mqtt: the broker refused {} subscription(s); check the ACL of this user", m.subscriptions_refused));
+    }
     if !summary.devices.is_empty() && summary.devices.values().all(|d| d.fail_streak >= DEVICE_FAILING_AFTER) {
         out.push(format!("every device ({}) has failed its last {DEVICE_FAILING_AFTER} or more cycles", summary.devices.len()));
     }
@@ -295,6 +298,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
         family("collector_mqtt_readings_total", "counter", "Readings mapped from MQTT messages.", vec![(String::new(), m.readings as f64)]);
         family("collector_mqtt_dead_lettered_total", "counter", "MQTT messages dead-lettered.", vec![(String::new(), m.dead_lettered as f64)]);
         family("collector_mqtt_connection_errors_total", "counter", "MQTT connection errors.", vec![(String::new(), m.connection_errors as f64)]);
+        family("collector_mqtt_subscriptions_refused_total", "counter", "Subscriptions the broker refused (SUBACK failure).", vec![(String::new(), m.subscriptions_refused as f64)]);
         family("collector_mqtt_oversized_total", "counter", "MQTT messages larger than mqtt.max_message_bytes (dead-lettered).", vec![(String::new(), m.oversized as f64)]);
         family("collector_mqtt_connected", "gauge", "1 while connected to the broker.", vec![(String::new(), f64::from(u8::from(m.down_since.is_none())))]);
     }

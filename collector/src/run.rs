@@ -151,7 +151,9 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
             Ok(())
         });
     }
-    // The pollers' copies are the journal writer's only senders now: it ends when they do.
+    // Kept until shutdown: a collector with no source at all (draining its journal after its
+    // meters were removed) must not see its journal writer end at once and exit.
+    let idle_sender = tx.clone();
     drop((tx, shared));
     info!(devices, connections = links.len(), data = %config.data_dir.display(), "collector running");
     if let Some(spec) = &config.health {
@@ -183,6 +185,7 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         None => info!("shutting down: finishing cycles under way and writing buffered readings"),
     }
     let _ = stop_tx.send(true);
+    drop(idle_sender);
     let mut failures: Vec<String> = early.into_iter().collect();
     failures.extend(tasks.join_all().await);
     let j = journal::lock(&journal);

@@ -84,7 +84,9 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
         for n in 1..=KEPT {
             let Some(at_local) = settlement(meter_now, day, hour, n) else { continue };
             let Some(at) = offset.from_local_datetime(&at_local).single().map(|t| t.with_timezone(&Utc)) else { continue };
-            if after.is_some_and(|a| at <= a) {
+            // A settlement cannot lie ahead of now: a meter clock far in the future (a dead RTC
+            // battery) would otherwise stamp them there and the state would skip real ones.
+            if after.is_some_and(|a| at <= a) || at > gateway_now {
                 continue;
             }
             let Some(id) = DataId(item.di).at_settlement(n) else { continue };
@@ -114,6 +116,13 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
     let n = readings.len();
     if n == 0 {
         return Ok(0);
+    }
+    // The reads take a while on a slow line: if the meter settled meanwhile, "the last
+    // settlement" changed under them and the values may belong to other months. Read again.
+    let date = read(device, link, DataId::DATE_WEEK).await.and_then(|d| decode_date_week(&d).map_err(protocol))?.0;
+    let time = read(device, link, DataId::TIME).await.and_then(|d| decode_time(&d).map_err(protocol))?;
+    if settlement(date.and_time(time), day, hour, 1) != settlement(meter_now, day, hour, 1) {
+        return Err(ReadError::Protocol("the meter settled while its memory was read; reading it again".into()));
     }
     let (ack, durable) = oneshot::channel();
     if shared.out.send(Append { readings, ack: Some(ack) }).await.is_err() || durable.await.is_err() {

@@ -277,13 +277,20 @@ impl Journal {
             }
             segments.push_back(seg);
         }
+        // An empty segment holds nothing, and one numbered past where the sequence continues
+        // (left by a cut tail before it, or a file deleted by hand) would have readers skip the
+        // readings appended next: remove them all; a fresh active one is made below.
+        for seg in segments.iter().filter(|s| s.bytes == 0) {
+            fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+        }
+        segments.retain(|s| s.bytes > 0);
         let mut next_seq = last_seq.map_or(0, |s| s + 1);
         let oldest = segments.front().map_or(next_seq, |s| s.base);
         for sink in sinks {
             let c = cursors.entry((*sink).to_owned()).or_insert(Cursor::new(oldest));
             next_seq = next_seq.max(c.next);
         }
-        if segments.back().is_none_or(|s| s.bytes > 0 && s.next != next_seq) {
+        if segments.back().is_none_or(|s| s.next != next_seq) {
             // Start a fresh segment where the sequence continues (an empty file: no data block).
             let path = segment_path(dir, next_seq);
             File::create(&path).map_err(io(&path))?;
@@ -481,6 +488,8 @@ impl Journal {
         let Some(cursor) = self.cursors.get_mut(sink) else {
             return Err(JournalError::UnknownSink(sink.to_owned()));
         };
+        // Never backwards: drop_oldest may have moved it past what the sink read.
+        let next = next.max(cursor.next);
         // In memory first: segments are freed even if the file cannot be written now; a restart
         // before the next good write delivers those readings again (delivery is at least once).
         let mut written = cursor.write(&path, next).map_err(io(&path));
@@ -506,13 +515,22 @@ impl Journal {
         }
         // A delivered active segment would hold its blocks until it reaches segment_bytes: when
         // the disk runs low (or it is big), start a new one so the old one can go.
+        let delete = |j: &mut Journal| -> Result<(), JournalError> {
+            while j.segments.len() > 1 && j.segments.front().is_some_and(|s| s.next <= min) {
+                if let Some(seg) = j.segments.pop_front() {
+                    fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+                }
+            }
+            Ok(())
+        };
+        delete(self)?;
         let active = self.segments.back().map_or(0, |s| s.bytes);
         if min >= self.next_seq && self.stopped.is_none() && active > 0 && (active >= self.config.segment_bytes / 8 || self.disk_low(0)) {
-            self.roll()?;
-        }
-        while self.segments.len() > 1 && self.segments.front().is_some_and(|s| s.next <= min) {
-            if let Some(seg) = self.segments.pop_front() {
-                fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+            // Creating the new file may itself fail on a full disk (no inode): the delivered
+            // segment then stays until the next try; nothing is lost.
+            match self.roll() {
+                Ok(()) => delete(self)?,
+                Err(e) => warn!(error = %e, "could not start a new journal segment to free the delivered one; trying again later"),
             }
         }
         Ok(())
@@ -520,9 +538,22 @@ impl Journal {
 
     fn roll(&mut self) -> Result<(), JournalError> {
         self.sync()?;
+        if let Some(active) = self.segments.back().filter(|s| s.base == self.next_seq) {
+            // The active segment holds no record yet (a failed append was not cut back off it):
+            // a new file would have its name. Empty it in place instead.
+            let path = active.path.clone();
+            let file = OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+            file.set_len(0).map_err(io(&path))?;
+            self.active = OpenOptions::new().append(true).open(&path).map_err(io(&path))?;
+            if let Some(seg) = self.segments.back_mut() {
+                seg.bytes = 0;
+            }
+            return Ok(());
+        }
         let path = segment_path(&self.dir, self.next_seq);
-        self.active = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
         sync_dir(&self.dir)?;
+        self.active = file;
         self.segments.push_back(Segment { base: self.next_seq, next: self.next_seq, path, bytes: 0, holes: Vec::new() });
         Ok(())
     }
@@ -845,5 +876,33 @@ mod tests {
         assert_eq!(j.disk_bytes(), 0);
         let (mut j, _) = Journal::open(dir.path(), JournalConfig { reserve_bytes: 1024, ..JournalConfig::default() }, &["parquet"]).unwrap();
         assert_eq!(j.append(&batch(0, 1)).unwrap(), (0, 1));
+    }
+
+    #[test]
+    fn an_empty_segment_numbered_past_the_sequence_does_not_make_readers_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+            j.append(&batch(0, 10)).unwrap();
+            j.sync().unwrap();
+        }
+        // Left by a cut tail before it, or a segment deleted by hand.
+        File::create(segment_path(dir.path(), 15)).unwrap();
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+        assert_eq!(j.append(&batch(10, 10)).unwrap(), (10, 20));
+        j.sync().unwrap();
+        let seqs: Vec<u64> = read_all(&j, "parquet").iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (0..20).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn a_cursor_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path(), JournalConfig::default(), &["parquet"]).unwrap();
+        j.append(&batch(0, 10)).unwrap();
+        j.sync().unwrap();
+        j.commit("parquet", 8).unwrap();
+        j.commit("parquet", 5).unwrap();
+        assert_eq!(j.cursor("parquet").unwrap(), 8);
     }
 }

@@ -49,7 +49,7 @@ pub async fn run(
         let mut next = Some(first);
         while let Some(batch) = next.take() {
             unsynced += batch.readings.len();
-            if append(&journal, &batch.readings, &shutdown, &stats, &full).await? {
+            if append(&journal, &batch.readings, &shutdown, &stats, &full, &durable, &mut acks).await? {
                 acks.extend(batch.ack);
             }
             if unsynced >= sync_records {
@@ -85,7 +85,17 @@ pub async fn run(
 }
 
 /// Appends `readings`, holding them until it succeeds; false if they were given up at shutdown.
-async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &watch::Receiver<bool>, stats: &Stats, full: &AtomicBool) -> Result<bool, JournalError> {
+/// Before it waits, what the group already appended is synced and acknowledged (`acks`): a
+/// block may last hours, and those readings must not wait in the page cache meanwhile.
+async fn append(
+    journal: &Arc<Mutex<Journal>>,
+    readings: &[Reading],
+    shutdown: &watch::Receiver<bool>,
+    stats: &Stats,
+    full: &AtomicBool,
+    durable: &watch::Sender<u64>,
+    acks: &mut Vec<oneshot::Sender<()>>,
+) -> Result<bool, JournalError> {
     let mut failures = 0u64;
     loop {
         let result = tokio::task::block_in_place(|| lock(journal).append(readings));
@@ -101,6 +111,16 @@ async fn append(journal: &Arc<Mutex<Journal>>, readings: &[Reading], shutdown: &
             Err(e @ (JournalError::Stopped(_) | JournalError::SyncFailed { .. })) => return Err(e),
             Err(e) => {
                 failures += 1;
+                if failures == 1 {
+                    let end = tokio::task::block_in_place(|| {
+                        let mut j = lock(journal);
+                        j.sync().map(|()| j.durable())
+                    })?;
+                    let _ = durable.send(end);
+                    for ack in acks.drain(..) {
+                        let _ = ack.send(());
+                    }
+                }
                 full.store(true, Ordering::Relaxed);
                 let reason = e.reason();
                 stats.journal(|j| {
@@ -159,5 +179,29 @@ mod tests {
         let s = stats.snapshot().journal;
         assert_eq!(s.dropped, 5);
         assert_eq!(s.append_failures.get("budget"), Some(&1));
+    }
+
+    /// A batch held by a full journal does not hold back the ones appended before it in the
+    /// same group: they are synced, readable and acknowledged while it waits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_before_a_held_one_are_synced_and_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = JournalConfig { segment_bytes: 4096, budget_bytes: 8192, when_full: FullPolicy::Block, sync_delay: crate::settings::HumanDuration(Duration::from_secs(5)), ..JournalConfig::default() };
+        let (j, _) = Journal::open(dir.path(), config.clone(), &["parquet"]).unwrap();
+        let journal = Arc::new(Mutex::new(j));
+        let batch = |from: i64, n: i64| (from..from + n).map(|i| reading(1_700_000_000_000 + i * 1000, Some(i as f64))).collect::<Vec<_>>();
+        let (tx, rx) = mpsc::channel(4);
+        let (durable_tx, durable_rx) = watch::channel(0);
+        let (stop, shutdown) = watch::channel(false);
+        let writer = tokio::spawn(run(Arc::clone(&journal), config, rx, durable_tx, shutdown, Arc::new(Stats::default()), Arc::new(AtomicBool::new(false))));
+        let (ack_a, acked_a) = oneshot::channel();
+        tx.send(Append { readings: batch(0, 5), ack: Some(ack_a) }).await.unwrap();
+        // Far over the budget: held.
+        tx.send(Append { readings: batch(5, 200), ack: None }).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), acked_a).await.expect("acknowledged while the next batch is held, not after the 5 s group delay").unwrap();
+        assert_eq!(*durable_rx.borrow(), 5);
+        stop.send(true).unwrap();
+        drop(tx);
+        writer.await.unwrap().unwrap();
     }
 }

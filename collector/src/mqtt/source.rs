@@ -132,6 +132,8 @@ pub struct MqttCounters {
     pub connection_errors: u64,
     /// Messages larger than `max_message_bytes` (dead-lettered).
     pub oversized: u64,
+    /// Subscriptions the broker refused (an ACL, a bad filter).
+    pub subscriptions_refused: u64,
     /// Since when the source has had no connection (from start until the first one).
     pub down_since: Option<Instant>,
 }
@@ -235,6 +237,13 @@ pub async fn run(
                     break;
                 }
                 let _ = ack_tx.send((p, Some(rx)));
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                // A refused subscription would look like a quiet meter: say so loudly.
+                if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                    stats.mqtt(|c| c.subscriptions_refused += 1);
+                    error!(pkid = ack.pkid, codes = ?ack.return_codes, "the broker refused a subscription (check the ACL for this user)");
+                }
             }
             Ok(_) => {}
             Err(e) => {

@@ -79,12 +79,16 @@ pub struct MeterPoller<P: MeterProtocol> {
     shared: PollerShared,
     fail_streak: u32,
     backoff_until_ms: i64,
+    /// When the last failed cycle ended, and whether the link itself was down then (a
+    /// connection failure while no device on the link had answered for two intervals).
+    failed_at_ms: i64,
+    link_was_down: bool,
 }
 
 impl<P: MeterProtocol> MeterPoller<P> {
     /// A poller sending each cycle's readings to `shared.out`.
     pub fn new(protocol: P, link: SharedLink, shared: PollerShared) -> Self {
-        Self { protocol, link: link.link, link_answered_ms: link.answered_ms, shared, fail_streak: 0, backoff_until_ms: 0 }
+        Self { protocol, link: link.link, link_answered_ms: link.answered_ms, shared, fail_streak: 0, backoff_until_ms: 0, failed_at_ms: 0, link_was_down: false }
     }
 
     /// Polls until `shutdown` turns true, finishing the cycle under way.
@@ -128,7 +132,10 @@ impl<P: MeterProtocol> MeterPoller<P> {
         let n = self.protocol.outputs().len();
         self.shared.stats.device(&name, |c| c.cycles += 1);
         let mut values: Vec<Result<f64, Quality>> = vec![Err(Quality::CommError); n];
-        if slot_ms < self.backoff_until_ms {
+        // The link answering another device after it was down: probe now, not at the end of
+        // a back-off of up to five minutes.
+        let link_back = self.link_was_down && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
+        if slot_ms < self.backoff_until_ms && !link_back {
             self.shared.stats.device(&name, |c| {
                 c.skipped_slots += 1;
                 c.readings_missing += n as u64;
@@ -136,6 +143,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
             return (0..n).map(|i| self.reading(i, time, Err(Quality::SkippedBackoff))).collect();
         }
         let mut answered = false;
+        let mut link_down = false;
         let requests = self.protocol.requests();
         for (k, (request, bytes)) in requests.iter().enumerate() {
             match self.exchange(request, bytes).await {
@@ -153,6 +161,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
                     }
                 }
                 Err(e) => {
+                    link_down |= e.is_link_down();
                     let silent = matches!(e, ReadError::Timeout(_) | ReadError::Connect { .. } | ReadError::Transport(_));
                     let quality = e.quality();
                     let failed: Vec<usize> = if silent && !answered {
@@ -172,7 +181,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
                 }
             }
         }
-        self.update_health(slot_ms, answered);
+        self.update_health(slot_ms, answered, link_down);
         let good = values.iter().filter(|v| v.is_ok()).count() as u64;
         self.shared.stats.device(&name, |c| {
             c.readings_good += good;
@@ -203,7 +212,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
         result
     }
 
-    fn update_health(&mut self, slot_ms: i64, answered: bool) {
+    fn update_health(&mut self, slot_ms: i64, answered: bool, link_down: bool) {
         let name = self.protocol.meter().as_str().to_owned();
         if answered {
             if self.fail_streak > 0 {
@@ -212,6 +221,9 @@ impl<P: MeterProtocol> MeterPoller<P> {
             self.fail_streak = 0;
             self.backoff_until_ms = 0;
         } else {
+            self.failed_at_ms = now_ms();
+            let interval = self.protocol.interval().as_millis() as i64;
+            self.link_was_down = link_down && self.link_answered_ms.load(Ordering::Relaxed) < self.failed_at_ms - 2 * interval;
             self.fail_streak += 1;
             if self.fail_streak == 1 {
                 warn!(device = %name, endpoint = %self.protocol.endpoint(), "meter not answering");

@@ -5,10 +5,10 @@
 //! Failures: connection errors, timeouts, 5xx and 429 are retried with exponential backoff and
 //! jitter (a `Retry-After` header, in seconds or as an HTTP date, wins up to `max_backoff`); a
 //! timeout also halves the batch; 413 splits the batch (a single reading too large is set
-//! aside); 400, 422 and other refusals of the data itself set the batch aside in
-//! `<data_dir>/dead-letter/` with the server's message; 401, 403 and 404 are configuration
-//! problems: retried (and logged), never dead-lettered, so fixing the token or creating the
-//! database delivers everything.
+//! aside); 400 and 422, refusals of the data itself, set the batch aside in
+//! `<data_dir>/dead-letter/` with the server's message; every other status (401, 403, 404, a
+//! redirect, 405 from a proxy) is retried and logged, never dead-lettered, so fixing the token,
+//! the URL or creating the database delivers everything.
 
 pub mod line;
 
@@ -170,6 +170,12 @@ impl InfluxSpec {
         if self.max_rows == 0 {
             errors.push(ConfigError::new(file, key("max_rows"), "is 0; it must be at least 1"));
         }
+        if self.retry_backoff.0.is_zero() {
+            errors.push(ConfigError::new(file, key("retry_backoff"), "is 0; a server that is down would be asked again without a pause"));
+        }
+        if self.max_backoff.0 < self.retry_backoff.0 {
+            errors.push(ConfigError::new(file, key("max_backoff"), format!("is {}, shorter than retry_backoff ({})", self.max_backoff, self.retry_backoff)));
+        }
         if self.measurement.is_empty() {
             errors.push(ConfigError::new(file, key("measurement"), "is empty"));
         }
@@ -204,7 +210,8 @@ impl InfluxSink {
 
     /// A sink for `config`; undeliverable batches go to `dead_letters`.
     pub fn new(config: InfluxConfig, dead_letters: DeadLetters) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(config.timeout.0).build()?;
+        // A redirect would turn the POST into a GET and its answer into a refusal: never follow.
+        let client = reqwest::Client::builder().timeout(config.timeout.0).redirect(reqwest::redirect::Policy::none()).build()?;
         Ok(Self { config, client, dead_letters, attempt: 0 })
     }
 
@@ -289,7 +296,9 @@ impl Sink for InfluxSink {
         if code == 413 && batch.len() > 1 {
             return Outcome::TooLarge { reason: format!("HTTP 413: {}", message.trim()) };
         }
-        if status.is_server_error() || matches!(code, 401 | 403 | 404 | 408 | 429) {
+        // Only a refusal of the data itself is set aside; anything else (a redirect, 405 from a
+        // proxy, 409, 410) is the path or the server, not the points: retried, never dropped.
+        if !matches!(code, 400 | 413 | 422) {
             let after = retry_after.unwrap_or_else(|| self.backoff());
             self.attempt += 1;
             return Outcome::Retry { after, reason: format!("HTTP {code}: {}", message.trim()), timed_out: matches!(code, 408 | 504) };
