@@ -257,10 +257,9 @@ impl Journal {
         let mut recovery = Recovery::default();
         let mut segments = VecDeque::new();
         let mut last_seq: Option<u64> = None;
-        let count = bases.len();
-        for (i, base) in bases.into_iter().enumerate() {
+        for (i, &base) in bases.iter().enumerate() {
             let path = segment_path(dir, base);
-            let (seg, cut) = recover::recover_segment(&path, base, last_seq, i + 1 == count)?;
+            let (seg, cut) = recover::recover_segment(&path, base, last_seq, bases.get(i + 1).copied())?;
             if let Some(cut) = cut {
                 warn!(
                     segment = %cut.segment.display(),
@@ -904,5 +903,36 @@ mod tests {
         j.commit("parquet", 8).unwrap();
         j.commit("parquet", 5).unwrap();
         assert_eq!(j.cursor("parquet").unwrap(), 8);
+    }
+
+    #[test]
+    fn a_corrupt_tail_of_a_closed_segment_counts_every_record_it_held() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(dir.path(), config(4096, 1 << 30, FullPolicy::Block), &["parquet"]).unwrap();
+            for i in 0..40 {
+                j.append(&batch(i * 5, 5)).unwrap();
+            }
+            j.sync().unwrap();
+        }
+        let files = segment_files(dir.path());
+        assert!(files.len() > 2);
+        // The last three records of the first (closed) segment are garbled.
+        let first = &files[0];
+        let mut bytes = fs::read(first).unwrap();
+        let record_len = {
+            let mut b = Vec::new();
+            codec::encode(0, &batch(0, 1)[0], &mut b);
+            b.len()
+        };
+        let n = bytes.len();
+        for b in &mut bytes[n - 3 * record_len..] {
+            *b ^= 0x5A;
+        }
+        fs::write(first, &bytes).unwrap();
+        let (_, rec) = Journal::open(dir.path(), config(4096, 1 << 30, FullPolicy::Block), &["parquet"]).unwrap();
+        assert_eq!(rec.cuts.len(), 1);
+        assert_eq!(rec.cuts[0].records, 3, "{:?}", rec.cuts[0]);
+        assert!(!rec.cuts[0].torn_tail);
     }
 }

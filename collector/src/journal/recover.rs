@@ -8,8 +8,10 @@ use std::path::Path;
 
 use super::{codec, io, Cut, JournalError, Segment};
 
-/// Scans the segment at `path`; `prev` is the last sequence number of the segments before it.
-pub(super) fn recover_segment(path: &Path, base: u64, prev: Option<u64>, is_last: bool) -> Result<(Segment, Option<Cut>), JournalError> {
+/// Scans the segment at `path`; `prev` is the last sequence number of the segments before it,
+/// `next_base` the first of the segment after it (none for the last).
+pub(super) fn recover_segment(path: &Path, base: u64, prev: Option<u64>, next_base: Option<u64>) -> Result<(Segment, Option<Cut>), JournalError> {
+    let is_last = next_base.is_none();
     let bytes = fs::read(path).map_err(io(path))?;
     let mut at = 0;
     let mut next = base;
@@ -27,8 +29,11 @@ pub(super) fn recover_segment(path: &Path, base: u64, prev: Option<u64>, is_last
                 // Find the next offset where a record with a later sequence number starts.
                 let resume = (at + 1..bytes.len()).find(|&o| matches!(codec::decode(&bytes[o..]), Ok((seq, _, _)) if last.is_none_or(|l| seq > l)));
                 let end = resume.unwrap_or(bytes.len());
-                let lost = match resume.map(|o| codec::decode(&bytes[o..])) {
-                    Some(Ok((seq, _, _))) => seq - last.map_or(base, |l| l + 1),
+                let lost = match (resume.map(|o| codec::decode(&bytes[o..])), next_base) {
+                    (Some(Ok((seq, _, _))), _) => seq - last.map_or(base, |l| l + 1),
+                    // Bad bytes to the end of a closed segment: the next segment's first number
+                    // says how many records they held.
+                    (_, Some(next)) if end > at => next.saturating_sub(last.map_or(base, |l| l + 1)).max(1),
                     _ => u64::from(end > at),
                 };
                 let c = cut.get_or_insert(Cut { segment: path.to_owned(), offset: at as u64, bytes: 0, records: 0, torn_tail: false });
