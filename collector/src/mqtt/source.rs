@@ -193,11 +193,16 @@ pub async fn run(
                 stats.mqtt(|c| c.down_since = None);
                 // A raised read limit served this connection; the next one starts normal again.
                 events.mqtt_options.set_max_packet_size(read_limit, read_limit);
-                for s in &spec.subscriptions {
-                    if let Err(e) = client.subscribe(s.topic.clone(), QoS::AtLeastOnce).await {
-                        error!(topic = %s.topic, error = %e, "subscribing failed");
+                // From another task: the request channel is drained by this loop's poll, so
+                // awaiting room in it here could wait for ever when it is full of acks.
+                let (subscriber, topics) = (client.clone(), spec.subscriptions.iter().map(|s| s.topic.clone()).collect::<Vec<_>>());
+                tokio::spawn(async move {
+                    for topic in topics {
+                        if let Err(e) = subscriber.subscribe(topic.clone(), QoS::AtLeastOnce).await {
+                            error!(topic = %topic, error = %e, "subscribing failed");
+                        }
                     }
-                }
+                });
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let (readings, problem) = if p.payload.len() > spec.max_message_bytes {
