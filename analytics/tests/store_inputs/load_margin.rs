@@ -5,13 +5,13 @@
 //! (2026-01-30T14:00Z) must be loaded. It used to be counted from UTC midnight of 2026-02-01,
 //! 8 h later: the reading was skipped and the month's first hours were uncovered.
 
-mod common;
+
 
 use analytics::frame::numbers;
 use analytics::jobs::{Job, Source};
 use analytics::period::PeriodKind;
 use chrono::NaiveDate;
-use common::{electricity, hourly, store, t, write_reference, ENTERPRISE};
+use crate::common::{electricity, hourly, store, t, write_reference, ENTERPRISE};
 use readings::Unit;
 
 #[test]

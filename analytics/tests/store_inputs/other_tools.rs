@@ -5,13 +5,13 @@
 //! (pinned) installed by pip into the target directory once (some 40 MB from PyPI, a few
 //! seconds); it fails, saying so, when neither works.
 
-mod common;
+
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use analytics::load::{counters_from_parquet, scan_store};
-use common::{electricity, store, t, ENTERPRISE};
+use crate::common::{electricity, store, t, ENTERPRISE};
 use polars::prelude::*;
 use readings::Unit;
 

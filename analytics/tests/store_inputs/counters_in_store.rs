@@ -3,14 +3,14 @@
 //!
 //! January 2026 in China Standard Time runs from 2025-12-31T16:00Z to 2026-01-31T16:00Z: 744 h.
 
-mod common;
+
 
 use analytics::accounts::Tables;
 use analytics::frame::{numbers, strings};
 use analytics::jobs::{Job, Source};
 use analytics::period::PeriodKind;
 use chrono::NaiveDate;
-use common::{electricity, hourly, store, t, write_reference, ENTERPRISE};
+use crate::common::{electricity, hourly, store, t, write_reference, ENTERPRISE};
 use polars::prelude::DataFrame;
 use readings::Unit;
 
