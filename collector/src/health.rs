@@ -252,6 +252,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
         latency.push((format!("_count{{device=\"{d}\"}}"), cumulative as f64));
     }
     family("collector_device_request_duration_seconds", "histogram", "Modbus request latency (the exchange, not the wait for a shared line).", latency);
+    family("collector_device_garbage_bytes_total", "counter", "Bytes before an answer's frame that were noise, not the frame or its wake-up bytes (DL/T 645, CJ/T 188).", device(&|c| c.garbage_bytes));
     let drift = s.devices.iter().filter_map(|(d, c)| c.clock_drift_ms.map(|ms| (format!("{{device=\"{}\"}}", label(d)), ms as f64 / 1000.0))).collect();
     family("collector_meter_clock_drift_seconds", "gauge", "The meter's clock minus the gateway's at the last read (DL/T 645 and CJ/T 188 meters that keep one).", drift);
     family("collector_device_cycle_seconds_max", "gauge", "Longest time from a slot's start to the end of its poll cycle.", device(&|c| c.cycle_ms_max).into_iter().map(|(l, v)| (l, v / 1000.0)).collect());

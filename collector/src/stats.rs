@@ -28,6 +28,9 @@ pub struct DeviceCounters {
     pub fail_streak: u32,
     /// The meter's clock minus the gateway's, ms, at the last look (meters that have one).
     pub clock_drift_ms: Option<i64>,
+    /// Bytes before an answer's frame that were neither it nor its wake-up bytes (noise on the
+    /// line, a late answer's tail): counted apart from checksum errors.
+    pub garbage_bytes: u64,
     /// Requests per latency bucket: `latency_buckets[i]` counts those of at most
     /// `LATENCY_BUCKETS_MS[i]` ms and more than the bucket before; the last slot holds the rest.
     pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],

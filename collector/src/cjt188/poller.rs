@@ -77,19 +77,23 @@ impl MeterProtocol for Cjt188Meter {
     fn decode(&self, request: &Request, frame: &[u8]) -> Result<Decoded, ReadError> {
         // A garbled first byte after the bus turns round (FF FE...) is skipped: the frame after
         // it is checked whole.
-        let from = match start_of_frame(frame) {
-            Ok(_) => 0,
-            Err(DecodeError::Garbage { .. }) => frame.iter().position(|b| *b == START).unwrap_or(0),
+        let (from, garbage) = match start_of_frame(frame) {
+            Ok(_) => (0, 0),
+            Err(DecodeError::Garbage { .. }) => {
+                let start = frame.iter().position(|b| *b == START).unwrap_or(0);
+                (start, frame[..start].iter().filter(|b| **b != super::codec::PREAMBLE_BYTE).count())
+            }
             Err(e) => return Err(read_error(e)),
         };
         let answer = request.decode_answer(&frame[from..]).map_err(read_error)?;
         // The meter's clock is local time; a meter without one sends zeros (no time).
         let at = |t: Option<chrono::NaiveDateTime>| t.and_then(|t| self.device.utc_offset.from_local_datetime(&t).single()).map(|t| t.with_timezone(&chrono::Utc));
         Ok(match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
-            MeterData::Flow(f) => Decoded { values: vec![(0, self.value(0, f.current)?)], meter_time: at(f.time) },
+            MeterData::Flow(f) => Decoded { values: vec![(0, self.value(0, f.current)?)], meter_time: at(f.time), garbage },
             MeterData::Heat(h) => Decoded {
                 values: vec![(0, self.value(0, h.current_heat)?), (1, self.value(1, h.heat_power)?), (2, self.value(2, h.flow_rate)?), (3, self.value(3, h.cumulative_flow)?)],
                 meter_time: at(h.time),
+                garbage,
             },
         })
     }

@@ -26,14 +26,16 @@ pub fn frame_length(bytes: &[u8]) -> Option<usize> {
     frame_len(bytes)
 }
 
-/// The value of `item` in `frame`, the answer to `request`, in the item's unit.
-pub fn value(frame: &[u8], request: &Request, item: &Item) -> Result<f64, ReadError> {
+/// The value of `item` in `frame`, the answer to `request`, in the item's unit, and how many
+/// bytes before the frame were neither the frame nor its wake-up bytes (line noise, counted
+/// apart from checksum errors).
+pub fn value(frame: &[u8], request: &Request, item: &Item) -> Result<(f64, usize), ReadError> {
     let answer = decode_answer(frame, request).map_err(read_error)?;
     let value = item.format.decode(&answer.data).map_err(|e| match e {
         ValueError::NoValue { .. } => ReadError::Exception { code: 0, name: e.to_string() },
         other => ReadError::Protocol(other.to_string()),
     })?;
-    Ok(value.to_f64())
+    Ok((value.to_f64(), answer.garbage))
 }
 
 /// A DL/T 645 answer's fault as a read error, counted by its reason.

@@ -41,12 +41,14 @@ pub struct Decoded {
     pub values: Vec<(usize, f64)>,
     /// The meter's clock, if the answer carries it, as an instant.
     pub meter_time: Option<DateTime<Utc>>,
+    /// Bytes before the frame that were neither it nor its wake-up bytes (line noise).
+    pub garbage: usize,
 }
 
 impl Decoded {
     /// Values without a clock.
     pub fn values(values: Vec<(usize, f64)>) -> Self {
-        Self { values, meter_time: None }
+        Self { values, ..Self::default() }
     }
 }
 
@@ -149,6 +151,9 @@ impl<P: MeterProtocol> MeterPoller<P> {
             match self.exchange(request, bytes).await {
                 Ok(got) => {
                     answered = true;
+                    if got.garbage > 0 {
+                        self.shared.stats.device(&name, |c| c.garbage_bytes += got.garbage as u64);
+                    }
                     if let Some(t) = got.meter_time {
                         // The meter's clock against the gateway's, for /metrics.
                         let drift = (t - Utc::now()).num_milliseconds();
