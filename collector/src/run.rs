@@ -135,7 +135,8 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
         info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, meter_type = %device.meter_type, interval = %device.interval, "polling (CJ/T 188)");
         let name = format!("the poller of {}", device.meter);
-        let poller = crate::cjt188::poller::MeterPoller::new(crate::cjt188::poller::Cjt188Meter::new(device), link.clone(), shared.clone());
+        let state = crate::poll::memory::StoredUpTo::new(&config.data_dir.join("backfill"), "cjt188", device.meter.as_str());
+        let poller = crate::cjt188::poller::MeterPoller::new(crate::cjt188::poller::Cjt188Meter::new(device), link.clone(), shared.clone()).with_memory(state);
         let stop = stop_rx.clone();
         tasks.spawn(name, async move {
             poller.run(stop).await;

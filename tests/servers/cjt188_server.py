@@ -9,6 +9,7 @@ from the collector's codec. Prints "listening" once it serves; runs until killed
         --heat 20:00000000000002:98765.43:12.34:1.2345:4321.09
 """
 import argparse
+import datetime
 import socket
 import threading
 
@@ -25,20 +26,30 @@ def address_wire(nameplate):
 
 CLOCK = bytes([0x31, 0x01, 0x22, 0x11, 0x05, 0x15, 0x20])  # 2015-05-11 22:01:31
 STATUS = bytes([0x00, 0x00])
+CLOCK_NOW = False  # --clock-now: the meters keep UTC+8 time
+
+
+def clock():
+    if not CLOCK_NOW:
+        return CLOCK
+    t = datetime.datetime.utcnow() + datetime.timedelta(hours=8)
+    two = lambda v: int(str(v).zfill(2)[-2:], 16)
+    return bytes([two(t.second), two(t.minute), two(t.hour), two(t.day), two(t.month), two(t.year % 100), two(t.year // 100)])
 
 
 def payload(meter):
     if meter["kind"] == "water":
-        return bcd(meter["volume"], 4, 2) + b"\x2c" + bcd(meter["volume"], 4, 2) + b"\x2c" + CLOCK + STATUS
+        # The settlement day's total: 10 m3 less than now.
+        return bcd(meter["volume"], 4, 2) + b"\x2c" + bcd(meter["volume"] - 10, 4, 2) + b"\x2c" + clock() + STATUS
     m = meter
     return (
-        bcd(m["heat"], 4, 2) + b"\x05"
+        bcd(m["heat"] - 100, 4, 2) + b"\x05"  # the settlement day's heat: 100 kWh less
         + bcd(m["heat"], 4, 2) + b"\x05"
         + bcd(m["power"], 4, 2) + b"\x17"
         + bcd(m["flow"], 4, 4) + b"\x35"
         + bcd(m["volume"], 4, 2) + b"\x2c"
         + bcd(75.5, 3, 2) + bcd(45.25, 3, 2) + bcd(1234, 3, 0)
-        + CLOCK + STATUS
+        + clock() + STATUS
     )
 
 
@@ -76,7 +87,10 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--water", action="append", default=[], help="TYPE:ADDRESS:VOLUME")
     p.add_argument("--heat", action="append", default=[], help="TYPE:ADDRESS:HEAT_KWH:POWER_KW:FLOW_M3H:VOLUME_M3")
+    p.add_argument("--clock-now", action="store_true", help="send the current UTC+8 time, not 2015's")
     a = p.parse_args()
+    global CLOCK_NOW
+    CLOCK_NOW = a.clock_now
     meters = {}
     for w in a.water:
         t, addr, v = w.split(":")

@@ -25,7 +25,7 @@ fn water_and_heat_meters_read_back_exactly_and_a_dead_one_costs_its_timeout() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("servers/cjt188_server.py");
     let mut child = Command::new("python3")
         .arg(script)
-        .args(["--port", &port.to_string(), "--water", "10:00000000000001:1234.56", "--heat", "20:00000000000002:98765.43:12.34:1.2345:4321.09"])
+        .args(["--port", &port.to_string(), "--clock-now", "--water", "10:00000000000001:1234.56", "--heat", "20:00000000000002:98765.43:12.34:1.2345:4321.09"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -47,6 +47,8 @@ fn water_and_heat_meters_read_back_exactly_and_a_dead_one_costs_its_timeout() {
     );
     let config = dir.path().join("collector.toml");
     std::fs::write(&config, text).unwrap();
+    // Twice: the settlement-day values are stored once across restarts.
+    assert!(run_collector(&config, "3s").status.success());
     let out = run_collector(&config, "6s");
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -56,7 +58,7 @@ fn water_and_heat_meters_read_back_exactly_and_a_dead_one_costs_its_timeout() {
 
     let stored = stored_readings(dir.path());
     let values = |meter: &str, quantity: &str| -> Vec<(i64, Option<f64>, Quality)> {
-        let mut v: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == meter && r.quantity.to_string() == quantity).map(|r| (r.time.timestamp(), r.value, r.quality)).collect();
+        let mut v: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == meter && r.quantity.to_string() == quantity && r.quality != Quality::MeterMemory).map(|r| (r.time.timestamp(), r.value, r.quality)).collect();
         v.sort_by_key(|x| x.0);
         v
     };
@@ -73,8 +75,27 @@ fn water_and_heat_meters_read_back_exactly_and_a_dead_one_costs_its_timeout() {
         assert!(got.iter().all(|(_, v, q)| *v == Some(want) && *q == Quality::Good), "{meter} {quantity}: {got:?}, want {want}");
         // One reading every 1 s slot from the first to the last: the dead meter cost only its
         // own timeout.
-        assert_eq!(got.last().unwrap().0 - got[0].0 + 1, got.len() as i64, "{meter} {quantity} missed a slot: {got:?}");
+        // The second run's slots: one a second from its first to its last.
+        let second: Vec<_> = got.iter().filter(|g| g.0 >= got.last().unwrap().0 - 3).collect();
+        assert!(second.len() >= 4, "{meter} {quantity}: {got:?}");
     }
+    // The settlement-day values: once each, at the 1st of this month 00:00 in UTC+8 (the
+    // meters settle on the 1st), from the meter's memory.
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let first = {
+        use chrono::{Datelike, TimeZone};
+        let today = chrono::Utc::now().with_timezone(&cst).date_naive();
+        cst.from_local_datetime(&today.with_day(1).unwrap().and_hms_opt(0, 0, 0).unwrap()).unwrap().timestamp()
+    };
+    let memory: Vec<(String, String, i64, Option<f64>)> = stored
+        .iter()
+        .filter(|r| r.quality == Quality::MeterMemory)
+        .map(|r| (r.meter.to_string(), r.quantity.to_string(), r.time.timestamp(), r.value))
+        .collect();
+    let heat = Unit::KWh.convert(98765.43 - 100.0, Unit::GJ).unwrap();
+    assert_eq!(memory.len(), 2, "{memory:?}");
+    assert!(memory.contains(&("water-main".into(), "volume".into(), first, Some(1224.56))), "{memory:?}");
+    assert!(memory.contains(&("heat-1".into(), "heat_energy".into(), first, Some(heat))), "{memory:?}");
     let dead = values("water-dead", "volume");
     assert!(!dead.is_empty() && dead.iter().all(|(_, v, q)| v.is_none() && matches!(q, Quality::Timeout | Quality::SkippedBackoff)), "{dead:?}");
 }

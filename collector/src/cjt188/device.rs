@@ -94,6 +94,20 @@ pub struct DeviceSpec {
     /// The offset of the meter's clock from UTC (its drift is in /metrics).
     #[serde(default = "default_offset")]
     pub utc_offset: String,
+    /// The day of the month the meter settles on (at 00:00): its settlement-day value is stored
+    /// once for that instant.
+    #[serde(default = "default_settlement_day")]
+    pub settlement_day: u8,
+    /// A meter clock off by more than this stamps its settlement values `clock_unsynced`.
+    #[serde(default = "default_tolerance")]
+    pub clock_tolerance: HumanDuration,
+}
+
+fn default_settlement_day() -> u8 {
+    1
+}
+fn default_tolerance() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(300))
 }
 
 fn default_offset() -> String {
@@ -122,6 +136,8 @@ pub struct Device {
     pub interval: HumanDuration,
     pub timeout: HumanDuration,
     pub utc_offset: chrono::FixedOffset,
+    pub settlement_day: u8,
+    pub clock_tolerance: HumanDuration,
 }
 
 impl DeviceSpec {

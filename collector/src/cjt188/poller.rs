@@ -2,13 +2,14 @@
 //! read of DI 901FH a cycle, whose answer carries every value with its own unit code, each
 //! converted to the canonical unit of its reading. Water and gas meters give their cumulative
 //! volume; heat meters their cumulative heat, heat power, flow rate and cumulative volume.
-//! Settlement-day values are past values, not readings of now, and are not stored here; supply
-//! and return temperatures have no place of their own in the reading model yet.
+//! The settlement-day value is a past value: it is stored once, at the last settlement instant
+//! (`settlement_day`, 00:00 on the meter's clock), as `meter_memory`; supply and return
+//! temperatures have no place of their own in the reading model yet.
 
 use std::time::Duration;
 
 use chrono::TimeZone as _;
-use readings::{Kind, Measure, MeterId, Quantity};
+use readings::{Kind, Measure, MeterId, Quality, Quantity};
 
 use super::codec::{frame_length, start_of_frame, DecodeError, Di, Request, START};
 use super::data::{decode_meter_data, Amount, MeterData};
@@ -16,7 +17,8 @@ use super::device::Device;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
 use crate::modbus::link::ReadError;
-use crate::poll::meter::{Decoded, MeterProtocol, Output};
+use crate::poll::memory::settlement;
+use crate::poll::meter::{Decoded, MemoryValue, MeterProtocol, Output};
 
 /// The poller of one CJ/T 188 meter.
 pub type MeterPoller = crate::poll::meter::MeterPoller<Cjt188Meter>;
@@ -88,19 +90,34 @@ impl MeterProtocol for Cjt188Meter {
         let answer = request.decode_answer(&frame[from..]).map_err(read_error)?;
         // The meter's clock is local time; a meter without one sends zeros (no time).
         let at = |t: Option<chrono::NaiveDateTime>| t.and_then(|t| self.device.utc_offset.from_local_datetime(&t).single()).map(|t| t.with_timezone(&chrono::Utc));
-        Ok(match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
-            MeterData::Flow(f) => Decoded { values: vec![(0, self.value(0, f.current)?)], meter_time: at(f.time), garbage },
-            MeterData::Heat(h) => Decoded {
-                values: vec![(0, self.value(0, h.current_heat)?), (1, self.value(1, h.heat_power)?), (2, self.value(2, h.flow_rate)?), (3, self.value(3, h.cumulative_flow)?)],
-                meter_time: at(h.time),
-                garbage,
-            },
-        })
+        let (values, meter_time, settled) = match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
+            MeterData::Flow(f) => (vec![(0, self.value(0, f.current)?)], at(f.time), self.value(0, f.settlement)?),
+            MeterData::Heat(h) => (
+                vec![(0, self.value(0, h.current_heat)?), (1, self.value(1, h.heat_power)?), (2, self.value(2, h.flow_rate)?), (3, self.value(3, h.cumulative_flow)?)],
+                at(h.time),
+                self.value(0, h.settlement_heat)?,
+            ),
+        };
+        Ok(Decoded { values, meter_time, garbage, memory: self.settlement(meter_time, settled).into_iter().collect() })
     }
 
     fn outputs_of(&self, _: &Request) -> Vec<usize> {
         (0..self.outputs.len()).collect()
     }
+}
+
+impl Cjt188Meter {
+    /// The settlement-day total as a value of the meter's memory: at the last settlement on the
+    /// meter's clock (the gateway's when the meter keeps none), flagged when that clock is off.
+    fn settlement(&self, meter_time: Option<chrono::DateTime<chrono::Utc>>, value: f64) -> Option<MemoryValue> {
+        let now = chrono::Utc::now();
+        let clock_off = meter_time.is_some_and(|t| (t - now).abs() > chrono::Duration::from_std(self.device.clock_tolerance.0).unwrap_or_default());
+        let local = meter_time.unwrap_or(now).with_timezone(&self.device.utc_offset).naive_local();
+        let settled = settlement(local, self.device.settlement_day, 0, 1)?;
+        let at = self.device.utc_offset.from_local_datetime(&settled).single()?.with_timezone(&chrono::Utc);
+        Some(MemoryValue { output: 0, at, value, quality: if clock_off { Quality::ClockUnsynced } else { Quality::MeterMemory } })
+    }
+
 }
 
 fn read_error(e: DecodeError) -> ReadError {

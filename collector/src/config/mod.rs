@@ -545,8 +545,23 @@ impl Config {
             if utc_offset.is_none() {
                 err(format!("{key}.utc_offset"), format!("{:?} is not an offset such as \"+08:00\"", d.utc_offset));
             }
+            if !(1..=31).contains(&d.settlement_day) {
+                err(format!("{key}.settlement_day"), format!("is {}; give the day of the month the meter settles on, 1 to 31", d.settlement_day));
+            }
             if let (Some(endpoint), Some(address), Some(medium), Some(dialect), Some(utc_offset)) = (endpoint, address, medium, dialect, utc_offset) {
-                cjt188_devices.push(crate::cjt188::device::Device { meter: d.name.clone(), endpoint, meter_type, address, medium, dialect, interval: d.interval, timeout: d.timeout, utc_offset });
+                cjt188_devices.push(crate::cjt188::device::Device {
+                    meter: d.name.clone(),
+                    endpoint,
+                    meter_type,
+                    address,
+                    medium,
+                    dialect,
+                    interval: d.interval,
+                    timeout: d.timeout,
+                    utc_offset,
+                    settlement_day: d.settlement_day,
+                    clock_tolerance: d.clock_tolerance,
+                });
             }
         }
         let mut mqtt_credentials = Credentials::default();

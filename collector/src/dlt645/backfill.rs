@@ -8,11 +8,11 @@
 //! A state file per meter remembers the latest settlement stored; it is written only after the
 //! readings are durable in the journal, so a crash stores them again at worst, never loses them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use readings::{Kind, Quality, Reading};
 use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
@@ -23,6 +23,7 @@ use super::master;
 use super::value::{decode_date_week, decode_day_hour, decode_time};
 use crate::journal::writer::Append;
 use crate::modbus::link::{Link, ReadError};
+use crate::poll::memory::{settlement, StoredUpTo};
 use crate::poll::{PollerShared, SharedLink};
 
 /// How often the meter's memory is read again.
@@ -34,7 +35,7 @@ const KEPT: u8 = 12;
 
 /// Reads the meter's memory at start and every [`EVERY`] until `shutdown`.
 pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_dir: PathBuf, mut shutdown: watch::Receiver<bool>) {
-    let state = state_dir.join(format!("dlt645-{}", device.meter.as_str()));
+    let state = StoredUpTo::new(&state_dir, "dlt645", device.meter.as_str());
     loop {
         let next = match backfill(&device, &link.link, &shared, &state).await {
             Ok(n) => {
@@ -56,7 +57,7 @@ pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_d
 }
 
 /// One pass: returns how many readings were stored.
-async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShared, state: &Path) -> Result<usize, ReadError> {
+async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShared, state: &StoredUpTo) -> Result<usize, ReadError> {
     let offset = device.utc_offset;
     let date = read(device, link, DataId::DATE_WEEK).await.and_then(|d| decode_date_week(&d).map_err(protocol))?.0;
     let time = read(device, link, DataId::TIME).await.and_then(|d| decode_time(&d).map_err(protocol))?;
@@ -76,7 +77,7 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
         Err(ReadError::Exception { .. }) => (1, 0),
         Err(e) => return Err(e),
     };
-    let after = load_state(state);
+    let after = state.load();
     let mut readings = Vec::new();
     let mut newest = after;
     // Settlement totals are the 2007 edition's (DI0 = 01..0C).
@@ -129,24 +130,9 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
         return Err(ReadError::Transport("the journal did not take the values; they are read again next time".into()));
     }
     if let Some(t) = newest {
-        save_state(state, t);
+        state.save(t);
     }
     Ok(n)
-}
-
-/// The `n`th last settlement before `now` (1 = the latest), on day `day` at `hour` of each month
-/// (a day past a month's end settles on its last day).
-fn settlement(now: NaiveDateTime, day: u8, hour: u8, n: u8) -> Option<NaiveDateTime> {
-    let at = |year: i32, month: u32| -> Option<NaiveDateTime> {
-        let last = (28..=31).rev().find(|d| NaiveDate::from_ymd_opt(year, month, *d).is_some())?;
-        NaiveDate::from_ymd_opt(year, month, u32::from(day).min(last))?.and_hms_opt(u32::from(hour), 0, 0)
-    };
-    let mut months = now.year() * 12 + now.month0() as i32;
-    if at(now.year(), now.month()).is_none_or(|t| t > now) {
-        months -= 1;
-    }
-    months -= i32::from(n) - 1;
-    at(months.div_euclid(12), months.rem_euclid(12) as u32 + 1)
 }
 
 /// One item's data bytes, taking a turn on the line; a garbled answer is asked for once more
@@ -166,46 +152,4 @@ async fn read(device: &Device, link: &Arc<Mutex<Link>>, id: DataId) -> Result<Ve
 
 fn protocol(e: super::value::ValueError) -> ReadError {
     ReadError::Protocol(e.to_string())
-}
-
-fn load_state(path: &Path) -> Option<DateTime<Utc>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    DateTime::from_timestamp_millis(text.trim().parse().ok()?)
-}
-
-fn save_state(path: &Path, newest: DateTime<Utc>) {
-    let tmp = path.with_extension("tmp");
-    let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
-        std::fs::write(&tmp, format!("{}\n", newest.timestamp_millis()))?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    });
-    if let Err(e) = written {
-        // The values are journalled; without the state they are read and stored again once.
-        warn!(file = %path.display(), error = %e, "could not record the backfill's progress");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
-    }
-
-    #[test]
-    fn settlements_count_back_from_the_meters_now() {
-        let now = t("2026-12-01 10:30");
-        assert_eq!(settlement(now, 1, 0, 1), Some(t("2026-12-01 00:00")));
-        assert_eq!(settlement(now, 1, 0, 2), Some(t("2026-11-01 00:00")));
-        assert_eq!(settlement(now, 1, 0, 12), Some(t("2026-01-01 00:00")));
-        // Not yet reached this month: the latest is last month's.
-        assert_eq!(settlement(now, 25, 12, 1), Some(t("2026-11-25 12:00")));
-        assert_eq!(settlement(now, 25, 12, 12), Some(t("2025-12-25 12:00")));
-        // Day 31 in a 30-day month settles on its last day.
-        assert_eq!(settlement(t("2026-05-01 00:00"), 31, 0, 1), Some(t("2026-04-30 00:00")));
-        assert_eq!(settlement(t("2026-03-15 00:00"), 31, 0, 1), Some(t("2026-02-28 00:00")));
-    }
-
 }

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use readings::{Kind, Medium, MeterId, Quality, Quantity, Reading};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
 
+use super::memory::StoredUpTo;
 use super::{PollerShared, SharedLink};
 use crate::clock::{wait_for_slot, SystemClock, Waited};
 use crate::journal::writer::Append;
@@ -43,6 +44,20 @@ pub struct Decoded {
     pub meter_time: Option<DateTime<Utc>>,
     /// Bytes before the frame that were neither it nor its wake-up bytes (line noise).
     pub garbage: usize,
+    /// Values from the meter's memory (settlement-day totals), each with its own instant.
+    pub memory: Vec<MemoryValue>,
+}
+
+/// A value the meter kept for an instant of its own (a settlement day's total).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryValue {
+    /// Index into `outputs`.
+    pub output: usize,
+    pub at: DateTime<Utc>,
+    /// In the output quantity's canonical unit.
+    pub value: f64,
+    /// `meter_memory`, or `clock_unsynced` when the meter's clock is off.
+    pub quality: Quality,
 }
 
 impl Decoded {
@@ -85,12 +100,36 @@ pub struct MeterPoller<P: MeterProtocol> {
     /// connection failure while no device on the link had answered for two intervals).
     failed_at_ms: i64,
     link_was_down: bool,
+    /// How far values from the meter's memory are stored, and those waiting to be journalled.
+    memory: Option<StoredUpTo>,
+    stored_up_to: Option<DateTime<Utc>>,
+    pending: Vec<Reading>,
 }
 
 impl<P: MeterProtocol> MeterPoller<P> {
     /// A poller sending each cycle's readings to `shared.out`.
     pub fn new(protocol: P, link: SharedLink, shared: PollerShared) -> Self {
-        Self { protocol, link: link.link, link_answered_ms: link.answered_ms, shared, fail_streak: 0, backoff_until_ms: 0, failed_at_ms: 0, link_was_down: false }
+        Self {
+            protocol,
+            link: link.link,
+            link_answered_ms: link.answered_ms,
+            shared,
+            fail_streak: 0,
+            backoff_until_ms: 0,
+            failed_at_ms: 0,
+            link_was_down: false,
+            memory: None,
+            stored_up_to: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Stores the values the meter keeps in its memory once each, remembering in `state` how
+    /// far it got.
+    pub fn with_memory(mut self, state: StoredUpTo) -> Self {
+        self.stored_up_to = state.load();
+        self.memory = Some(state);
+        self
     }
 
     /// Polls until `shutdown` turns true, finishing the cycle under way.
@@ -121,6 +160,21 @@ impl<P: MeterProtocol> MeterPoller<P> {
             let readings = self.cycle(slot).await;
             if !readings.is_empty() && self.shared.out.send(Append { readings, ack: None }).await.is_err() {
                 break;
+            }
+            if !self.pending.is_empty() {
+                // Recorded as stored only once durable: a crash before stores them again.
+                let readings = std::mem::take(&mut self.pending);
+                let newest = readings.iter().map(|r| r.time).max();
+                let (ack, durable) = oneshot::channel();
+                if self.shared.out.send(Append { readings, ack: Some(ack) }).await.is_err() {
+                    break;
+                }
+                if durable.await.is_ok() {
+                    if let (Some(state), Some(t)) = (&self.memory, newest) {
+                        state.save(t);
+                        self.stored_up_to = Some(t);
+                    }
+                }
             }
             slot = next_slot(now_ms(), interval);
         }
@@ -153,6 +207,17 @@ impl<P: MeterProtocol> MeterPoller<P> {
                     answered = true;
                     if got.garbage > 0 {
                         self.shared.stats.device(&name, |c| c.garbage_bytes += got.garbage as u64);
+                    }
+                    if self.memory.is_some() {
+                        let now = Utc::now();
+                        for mv in &got.memory {
+                            let new = self.stored_up_to.is_none_or(|s| mv.at > s) && mv.at <= now;
+                            let queued = self.pending.iter().any(|r| r.time == mv.at && r.quantity == self.protocol.outputs()[mv.output].quantity);
+                            if new && !queued {
+                                let reading = self.reading(mv.output, mv.at, Ok(mv.value));
+                                self.pending.push(Reading { quality: mv.quality, ..reading });
+                            }
+                        }
                     }
                     if let Some(t) = got.meter_time {
                         // The meter's clock against the gateway's, for /metrics.
