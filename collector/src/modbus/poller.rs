@@ -16,16 +16,13 @@ use super::link::{Link, ReadError};
 use super::plan::{plan, ReadRequest, Target};
 use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
 pub use crate::poll::{PollerShared, SharedLink};
+use crate::poll::backoff::{Backoff, Slot};
 use super::device::Device;
 use crate::journal::writer::Append;
 use crate::normalise::{point_value, Identity};
 use crate::schedule::{is_due, next_slot, now_ms};
 use crate::stats::Stats;
 
-/// Failed cycles in a row after which a device is backed off: it skips slots, then is re-probed.
-const DEAD_AFTER: u32 = 3;
-/// Longest back-off of a dead device.
-const MAX_BACKOFF_MS: u64 = 300_000;
 
 /// The poller of one device.
 pub struct DevicePoller {
@@ -42,14 +39,7 @@ pub struct DevicePoller {
     /// Values read alone because a merged read over them was refused with exception 02.
     isolated: HashSet<Target>,
     plans: HashMap<Vec<usize>, Vec<ReadRequest>>,
-    fail_streak: u32,
-    backoff_until_ms: i64,
-    last_failure: Option<ReadError>,
-    /// When the last failed cycle ended.
-    failed_at_ms: i64,
-    /// Whether the link had answered no device for two intervals when this one last failed: the
-    /// link was down, not just this device.
-    link_was_down: bool,
+    backoff: Backoff,
     logged: HashSet<(u16, String)>,
 }
 
@@ -73,11 +63,7 @@ impl DevicePoller {
             clock,
             isolated: HashSet::new(),
             plans: HashMap::new(),
-            fail_streak: 0,
-            backoff_until_ms: 0,
-            last_failure: None,
-            failed_at_ms: 0,
-            link_was_down: false,
+            backoff: Backoff::default(),
             logged: HashSet::new(),
         }
     }
@@ -150,10 +136,8 @@ impl DevicePoller {
         let name = self.device.meter.as_str().to_owned();
         self.stats.device(&name, |c| c.cycles += 1);
 
-        // The link answering another unit after this device lost it means the link is back:
-        // probe now rather than at the end of a back-off of up to five minutes.
-        let link_back = self.link_was_down && self.last_failure.as_ref().is_some_and(ReadError::is_link_down) && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
-        if slot_ms < self.backoff_until_ms && !link_back {
+        let slot = self.backoff.slot(slot_ms, self.link_answered_ms.load(Ordering::Relaxed));
+        if slot == Slot::Skip {
             self.stats.device(&name, |c| {
                 c.skipped_slots += 1;
                 c.readings_missing += due.len() as u64;
@@ -161,13 +145,13 @@ impl DevicePoller {
             // Nothing was asked: the rows say so, rather than repeat the last failure's reason.
             return due.iter().map(|&i| self.missing(i, time, Quality::SkippedBackoff)).collect();
         }
-        if link_back && slot_ms < self.backoff_until_ms {
+        if slot == Slot::Probe {
             info!(device = %self.device.meter, "the link answers another device again; probing this one now");
         }
 
         let requests = self.plan_for(&due);
         // A device that failed its last cycle gets no retries until it answers again.
-        let retries = if self.fail_streak > 0 { 0 } else { self.device.retries };
+        let retries = if self.backoff.fail_streak > 0 { 0 } else { self.device.retries };
         let mut values: HashMap<Target, Result<f64, ReadError>> = HashMap::new();
         let mut all_failed = true;
         for (n, req) in requests.iter().enumerate() {
@@ -298,35 +282,26 @@ impl DevicePoller {
     fn update_health(&mut self, slot_ms: i64, all_failed: bool, values: &HashMap<Target, Result<f64, ReadError>>) {
         let name = self.device.meter.as_str();
         if !all_failed {
-            if self.fail_streak > 0 {
-                info!(device = name, failed_cycles = self.fail_streak, "device answers again");
+            if let Some(failed_cycles) = self.backoff.answered() {
+                info!(device = name, failed_cycles, "device answers again");
             }
-            self.fail_streak = 0;
-            self.backoff_until_ms = 0;
-            self.last_failure = None;
             self.stats.device(name, |c| c.fail_streak = 0);
             return;
         }
         let error = values.values().find_map(|v| v.as_ref().err().cloned());
-        self.failed_at_ms = now_ms();
-        // A dead device behind a link that answers others keeps its back-off.
-        self.link_was_down = self.link_answered_ms.load(Ordering::Relaxed) < self.failed_at_ms - 2 * self.device.interval.as_millis() as i64;
-        self.fail_streak += 1;
-        let streak = self.fail_streak;
+        let link_down = error.as_ref().is_some_and(ReadError::is_link_down);
+        let interval = self.device.interval.as_millis();
+        let backed_off = self.backoff.failed(slot_ms, interval, link_down, self.link_answered_ms.load(Ordering::Relaxed), now_ms());
+        let streak = self.backoff.fail_streak;
         self.stats.device(name, |c| c.fail_streak = streak);
-        if self.fail_streak == 1 {
+        if streak == 1 {
             if let Some(e) = &error {
                 warn!(device = name, endpoint = %self.device.endpoint, unit = self.device.unit, error = %e, "device not answering");
             }
         }
-        if self.fail_streak >= DEAD_AFTER {
-            let interval = self.device.interval.as_millis();
-            let max_slots = (MAX_BACKOFF_MS / interval).max(1);
-            let slots = (1u64 << (self.fail_streak - DEAD_AFTER).min(20)).min(max_slots);
-            self.backoff_until_ms = slot_ms + ((slots + 1) * interval) as i64;
-            warn!(device = name, failed_cycles = self.fail_streak, skip_slots = slots, "device backed off; it will be re-probed with one request");
+        if let Some(slots) = backed_off {
+            warn!(device = name, failed_cycles = streak, skip_slots = slots, "device backed off; it will be re-probed with one request");
         }
-        self.last_failure = error;
     }
 
     fn missing(&self, point: usize, time: DateTime<Utc>, quality: Quality) -> Reading {
@@ -370,6 +345,7 @@ impl DevicePoller {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::poll::backoff::DEAD_AFTER;
 
     fn poller(port: u16) -> (DevicePoller, SharedLink) {
         let text = format!(
@@ -400,24 +376,24 @@ mod tests {
             let rows = p.cycle(slot + i * 1000).await;
             assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::CommError), "{rows:?}");
         }
-        assert!(p.backoff_until_ms > slot + 3000, "backed off after {DEAD_AFTER} failed cycles");
+        assert!(p.backoff.until_ms > slot + 3000, "backed off after {DEAD_AFTER} failed cycles");
         // A long back-off, as after many failures.
-        p.backoff_until_ms = slot + 60_000;
+        p.backoff.until_ms = slot + 60_000;
         let asked = |p: &DevicePoller| p.stats.snapshot().devices["m"].requests;
         let requests = asked(&p);
         let rows = p.cycle(slot + 3000).await;
         assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::SkippedBackoff && r.value.is_none()), "nothing was asked: {rows:?}");
         // Other devices on the link answered all along: this one is dead, not the link.
-        let was_down = p.link_was_down;
+        let was_down = p.backoff.link_was_down;
         assert!(was_down, "nothing answered on the link when it failed");
-        p.link_was_down = false;
+        p.backoff.link_was_down = false;
         link.answered_ms.store(now_ms() + 1, Ordering::Relaxed);
         let rows = p.cycle(slot + 4000).await;
         assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::SkippedBackoff), "still backed off: {rows:?}");
         assert_eq!(asked(&p), requests);
         // The link was down and another unit behind it answered: the link is back, so this
         // device is asked at its next slot instead of at the end of its back-off.
-        p.link_was_down = true;
+        p.backoff.link_was_down = true;
         let rows = p.cycle(slot + 5000).await;
         assert!(!rows.is_empty() && rows.iter().all(|r| r.quality == Quality::CommError), "probed: {rows:?}");
         assert_eq!(asked(&p), requests + 1);

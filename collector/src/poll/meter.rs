@@ -13,6 +13,7 @@ use readings::{Kind, Medium, MeterId, Quality, Quantity, Reading};
 use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
 
+use super::backoff::{Backoff, Slot};
 use super::memory::StoredUpTo;
 use super::{PollerShared, SharedLink};
 use crate::clock::{wait_for_slot, SystemClock, Waited};
@@ -21,11 +22,6 @@ use crate::line::port::FrameLength;
 use crate::line::Endpoint;
 use crate::modbus::link::{Link, ReadError};
 use crate::schedule::{next_slot, now_ms};
-
-/// Failed cycles in a row after which a meter is backed off.
-const DEAD_AFTER: u32 = 3;
-/// Longest back-off of a dead meter.
-const MAX_BACKOFF_MS: u64 = 300_000;
 
 /// What one stored series of a meter is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +90,7 @@ pub struct MeterPoller<P: MeterProtocol> {
     link: Arc<Mutex<Link>>,
     link_answered_ms: Arc<AtomicI64>,
     shared: PollerShared,
-    fail_streak: u32,
-    backoff_until_ms: i64,
-    /// When the last failed cycle ended, and whether the link itself was down then (a
-    /// connection failure while no device on the link had answered for two intervals).
-    failed_at_ms: i64,
-    link_was_down: bool,
+    backoff: Backoff,
     /// How far values from the meter's memory are stored, and those waiting to be journalled.
     memory: Option<StoredUpTo>,
     stored_up_to: Option<DateTime<Utc>>,
@@ -114,10 +105,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
             link: link.link,
             link_answered_ms: link.answered_ms,
             shared,
-            fail_streak: 0,
-            backoff_until_ms: 0,
-            failed_at_ms: 0,
-            link_was_down: false,
+            backoff: Backoff::default(),
             memory: None,
             stored_up_to: None,
             pending: Vec::new(),
@@ -188,10 +176,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
         let n = self.protocol.outputs().len();
         self.shared.stats.device(&name, |c| c.cycles += 1);
         let mut values: Vec<Result<f64, Quality>> = vec![Err(Quality::CommError); n];
-        // The link answering another device after it was down: probe now, not at the end of
-        // a back-off of up to five minutes.
-        let link_back = self.link_was_down && self.link_answered_ms.load(Ordering::Relaxed) > self.failed_at_ms;
-        if slot_ms < self.backoff_until_ms && !link_back {
+        if self.backoff.slot(slot_ms, self.link_answered_ms.load(Ordering::Relaxed)) == Slot::Skip {
             self.shared.stats.device(&name, |c| {
                 c.skipped_slots += 1;
                 c.readings_missing += n as u64;
@@ -285,26 +270,17 @@ impl<P: MeterProtocol> MeterPoller<P> {
     fn update_health(&mut self, slot_ms: i64, answered: bool, link_down: bool) {
         let name = self.protocol.meter().as_str().to_owned();
         if answered {
-            if self.fail_streak > 0 {
-                info!(device = %name, failed_cycles = self.fail_streak, "meter answers again");
+            if let Some(failed_cycles) = self.backoff.answered() {
+                info!(device = %name, failed_cycles, "meter answers again");
             }
-            self.fail_streak = 0;
-            self.backoff_until_ms = 0;
         } else {
-            self.failed_at_ms = now_ms();
-            let interval = self.protocol.interval().as_millis() as i64;
-            self.link_was_down = link_down && self.link_answered_ms.load(Ordering::Relaxed) < self.failed_at_ms - 2 * interval;
-            self.fail_streak += 1;
-            if self.fail_streak == 1 {
+            let interval = self.protocol.interval().as_millis() as u64;
+            self.backoff.failed(slot_ms, interval, link_down, self.link_answered_ms.load(Ordering::Relaxed), now_ms());
+            if self.backoff.fail_streak == 1 {
                 warn!(device = %name, endpoint = %self.protocol.endpoint(), "meter not answering");
             }
-            if self.fail_streak >= DEAD_AFTER {
-                let interval = self.protocol.interval().as_millis() as u64;
-                let slots = (1u64 << (self.fail_streak - DEAD_AFTER).min(20)).min((MAX_BACKOFF_MS / interval.max(1)).max(1));
-                self.backoff_until_ms = slot_ms + ((slots + 1) * interval) as i64;
-            }
         }
-        let streak = self.fail_streak;
+        let streak = self.backoff.fail_streak;
         self.shared.stats.device(&name, |c| c.fail_streak = streak);
     }
 

@@ -1,6 +1,7 @@
 //! What every field poller (Modbus, DL/T 645, CJ/T 188) shares: the link of its line, taken in
 //! turns, and the collector's journal sender, counters and clock trust.
 
+pub mod backoff;
 pub mod memory;
 pub mod meter;
 
