@@ -58,7 +58,7 @@ pub fn run() -> anyhow::Result<()> {
             );
         }
     }
-    let line = |baud| collector::line::SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: collector::line::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
+    let line = |baud| collector::line::SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: collector::line::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100), echo: false };
     for (label, meter_type) in [("cjt188 water (901FH)", MeterType::ColdWater), ("cjt188 heat (901FH)", MeterType::Heat)] {
         let r = cjt::Request::read_data(meter_type, Address::WILDCARD, Di::READ_DATA, 0);
         let (q, a) = (cjt::Request::encoded_len(Preamble::FULL), cjt::answer_len(&r, meter_type).unwrap_or(0));

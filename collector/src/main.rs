@@ -101,6 +101,9 @@ enum Command {
         /// How long each probe waits for an answer.
         #[arg(long, default_value = "200ms", value_parser = parse_duration)]
         timeout: HumanDuration,
+        /// The serial adapter echoes each request (half-duplex RS-485 without echo suppression).
+        #[arg(long)]
+        echo: bool,
     },
 }
 
@@ -129,9 +132,9 @@ fn main() -> ExitCode {
         Command::Run { config, run_for } => run(&config, run_for),
         Command::Profiles => profiles(),
         Command::Init { output, enterprise, site, data_dir, force } => init(&output, &enterprise, &site, &data_dir, force),
-        Command::Scan { device, baud, parity, stop_bits, host, port, protocols, units, timeout } => {
+        Command::Scan { device, baud, parity, stop_bits, host, port, protocols, units, timeout, echo } => {
             let endpoint = match (device, host, port) {
-                (Some(path), _, _) => Ok(Endpoint::Serial(SerialLine { name: collector::scan::LINE_NAME.into(), path, baud, parity, stop_bits, byte_timeout: collector::scan::BYTE_TIMEOUT })),
+                (Some(path), _, _) => Ok(Endpoint::Serial(SerialLine { name: collector::scan::LINE_NAME.into(), path, baud, parity, stop_bits, byte_timeout: collector::scan::BYTE_TIMEOUT, echo })),
                 // A serial server passes the line's frames through as they are.
                 (None, Some(host), Some(port)) => Ok(Endpoint::Tcp { host, port, framing: collector::config::Framing::RtuOverTcp }),
                 _ => Err(anyhow::anyhow!("scan needs --device, or --host and --port")),

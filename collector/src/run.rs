@@ -16,7 +16,7 @@ use crate::clock::ClockTrust;
 use crate::config::Config;
 use crate::dead_letter::DeadLetters;
 use crate::journal::{self, Journal};
-use crate::modbus::link::Link;
+use crate::line::link::Link;
 use crate::modbus::poller::{DevicePoller, PollerShared, SharedLink};
 use crate::normalise::Identity;
 use crate::sink::driver::{self, Batching};

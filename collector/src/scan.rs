@@ -22,7 +22,9 @@ use crate::cjt188::codec as cjt188;
 use crate::dlt645::codec as dlt645;
 use crate::line::port::FrameLength;
 use crate::line::{Endpoint, Parity};
-use crate::modbus::link::{Link, ReadError};
+use crate::line::error::ReadError;
+use crate::line::link::Link;
+use crate::modbus::read::read_registers;
 use crate::modbus::plan::ReadRequest;
 use crate::modbus::register::RegisterFunction;
 
@@ -217,7 +219,7 @@ pub async fn scan(options: &Options, progress: &mut dyn FnMut(Progress)) -> Resu
 /// Sends a wildcard probe and returns the answer's bytes: `Ok(None)` on silence, `Err(detail)`
 /// when what came was cut short. Only the line failing is a `ScanError`.
 async fn exchange(link: &mut Link, protocol: Protocol, request: &[u8], frame_length: FrameLength, timeout: Duration) -> Result<Result<Option<Vec<u8>>, String>, ScanError> {
-    match link.exchange_raw(request, frame_length, timeout).await {
+    match link.exchange(request, frame_length, timeout).await {
         Ok(bytes) => Ok(Ok(Some(bytes))),
         Err(ReadError::Timeout(_)) => Ok(Ok(None)),
         Err(e @ (ReadError::Connect { .. } | ReadError::Transport(_))) => Err(ScanError::Line { during: protocol.to_string(), cause: e }),
@@ -333,10 +335,10 @@ async fn probe_modbus(link: &mut Link, units: UnitRange, timeout: Duration, prog
     let mut found = Vec::new();
     let mut garbled = Vec::new();
     for (i, unit) in (units.first..=units.last).enumerate() {
-        let mut outcome = link.read(unit, &request, timeout, Duration::ZERO).await;
+        let mut outcome = read_registers(link, unit, &request, timeout, Duration::ZERO).await;
         if matches!(outcome, Err(ReadError::Crc(_) | ReadError::Protocol(_) | ReadError::Address(_))) {
             // One garbled answer may be noise on the line: ask once more before calling it.
-            outcome = link.read(unit, &request, timeout, Duration::ZERO).await;
+            outcome = read_registers(link, unit, &request, timeout, Duration::ZERO).await;
         }
         match outcome {
             Ok(registers) => found.push((unit, ModbusAnswer::Register(registers.first().copied().unwrap_or_default()))),
@@ -597,7 +599,7 @@ mod tests {
     }
 
     fn serial() -> Endpoint {
-        Endpoint::Serial(SerialLine { name: LINE_NAME.into(), path: "/dev/ttyUSB0".into(), baud: 2400, parity: Parity::Even, stop_bits: 1, byte_timeout: BYTE_TIMEOUT })
+        Endpoint::Serial(SerialLine { name: LINE_NAME.into(), path: "/dev/ttyUSB0".into(), baud: 2400, parity: Parity::Even, stop_bits: 1, byte_timeout: BYTE_TIMEOUT, echo: false })
     }
 
     fn everything(endpoint: Endpoint) -> Scan {

@@ -47,6 +47,7 @@ def main():
     p.add_argument("--dlt645-1997", action="append", default=[], help="ADDRESS:DI(4 hex):VALUE, a 1997-edition meter")
     p.add_argument("--dlt645-clock", action="append", default=[], help="ADDRESS:OFFSET_S")
     p.add_argument("--dlt645-billing", action="append", default=[], help="ADDRESS:DI:NOW:STEP")
+    p.add_argument("--echo", action="store_true", help="send every byte heard back at once, as a half-duplex adapter hears itself")
     a = p.parse_args()
     registers = {}
     for m in a.modbus:
@@ -81,7 +82,10 @@ def main():
     print("listening", flush=True)
     buf = b""
     while True:
-        buf += os.read(fd, 256)
+        heard = os.read(fd, 256)
+        if a.echo:
+            os.write(fd, heard)
+        buf += heard
         while buf:
             while buf[:1] == b"\xfe":
                 buf = buf[1:]

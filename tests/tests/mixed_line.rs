@@ -55,6 +55,17 @@ const PROFILE_1997: &str = "[profile]\nname = \"one_phase_1997\"\nvendor = \"tes
 
 #[test]
 fn modbus_dlt645_and_cjt188_meters_share_one_line() {
+    one_line(false);
+}
+
+/// The same line behind a half-duplex adapter that hears its own requests (`echo = true`): each
+/// request's echo is dropped and the answers read as before, the dead unit's echo no answer.
+#[test]
+fn an_echoing_adapter_carries_the_same_line() {
+    one_line(true);
+}
+
+fn one_line(echo: bool) {
     let pair = SerialPair::start();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("servers/mixed_bus.py");
     let mut child = Command::new("python3")
@@ -65,6 +76,7 @@ fn modbus_dlt645_and_cjt188_meters_share_one_line() {
         .args(["--dlt645", "000012345679:00010000:222.5", "--dlt645", "000012345679:02010100:229.9"])
         .args(["--cjt188", "10:00000000000001:77.5"])
         .args(["--dlt645-1997", "000000000003:9010:4321.5", "--dlt645-1997", "000000000003:B611:231", "--dlt645-1997", "000000000003:B621:12.34"])
+        .args(echo.then_some("--echo"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -83,7 +95,7 @@ fn modbus_dlt645_and_cjt188_meters_share_one_line() {
     let modbus = |name: &str, unit: u8, extra: &str| format!("[[modbus.devices]]\nname = \"{name}\"\nline = \"rs485-1\"\nunit = {unit}\nprofile = \"acrel_adw300\"\ninterval = \"2s\"\n{extra}\n");
     let text = format!(
         "[gateway]\nenterprise = \"91350100M000100Y43\"\nsite = \"plant-1\"\n\n[clock]\ntrusted = true\n\n[storage]\ndata_dir = \"data\"\n\n[sinks.parquet]\nmax_age = \"1s\"\n\n\
-         [[modbus.serial_lines]]\nname = \"rs485-1\"\ndevice = \"{}\"\nbaud = 9600\nparity = \"even\"\n\n{}{}\n[dlt645]\nprofiles_dir = \"profiles\"\n\n{}{}\
+         [[modbus.serial_lines]]\nname = \"rs485-1\"\ndevice = \"{}\"\nbaud = 9600\nparity = \"even\"\necho = {echo}\n\n{}{}\n[dlt645]\nprofiles_dir = \"profiles\"\n\n{}{}\
          [[cjt188.devices]]\nname = \"water-main\"\nline = \"rs485-1\"\nmeter_type = \"cold_water\"\naddress = \"00000000000001\"\ninterval = \"2s\"\n",
         pair.a.display(),
         modbus("pump", 1, ""),

@@ -16,7 +16,7 @@ use super::data::{decode_meter_data, Amount, MeterData};
 use super::device::Device;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
-use crate::modbus::link::ReadError;
+use crate::line::error::ReadError;
 use crate::poll::memory::settlement;
 use crate::poll::meter::{Decoded, MemoryValue, MeterProtocol, Output};
 

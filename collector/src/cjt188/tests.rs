@@ -328,7 +328,7 @@ fn an_answer_from_another_meter_or_type() {
 
 #[test]
 fn exchange_times_at_2400_8e1() {
-    let line = SerialLine { name: "m-bus".into(), path: "/dev/null".into(), baud: 2400, parity: Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
+    let line = SerialLine { name: "m-bus".into(), path: "/dev/null".into(), baud: 2400, parity: Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100), echo: false };
     // 11 bits a byte: 4.583 ms.
     assert_eq!(line.char_time(), Duration::from_nanos(4_583_333));
     let req = Request::encoded_len(Preamble::FULL);

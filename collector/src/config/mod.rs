@@ -129,6 +129,9 @@ struct SerialLineSpec {
     stop_bits: u8,
     #[serde(default = "default_byte_timeout")]
     byte_timeout: HumanDuration,
+    /// The adapter echoes each request (half-duplex RS-485 without echo suppression).
+    #[serde(default)]
+    echo: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,6 +322,7 @@ impl Config {
                 parity: l.parity,
                 stop_bits: l.stop_bits,
                 byte_timeout: l.byte_timeout.0,
+                echo: l.echo,
             };
             if lines.insert(l.name.as_str(), line).is_some() {
                 err(format!("{key}.name"), format!("{:?} names two serial lines", l.name));

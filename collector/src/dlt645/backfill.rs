@@ -22,7 +22,8 @@ use super::device::Device;
 use super::master;
 use super::value::{decode_date_week, decode_day_hour, decode_time};
 use crate::journal::writer::Append;
-use crate::modbus::link::{Link, ReadError};
+use crate::line::error::ReadError;
+use crate::line::link::Link;
 use crate::poll::memory::{settlement, StoredUpTo};
 use crate::poll::{PollerShared, SharedLink};
 
@@ -142,7 +143,7 @@ async fn read(device: &Device, link: &Arc<Mutex<Link>>, id: DataId) -> Result<Ve
     let bytes = master::encode(&request, device.preamble);
     let mut attempt = 0;
     loop {
-        let frame = link.lock().await.exchange_raw(&bytes, frame_len, device.timeout.0).await;
+        let frame = link.lock().await.exchange(&bytes, frame_len, device.timeout.0).await;
         match frame.and_then(|f| decode_answer(&f, &request).map(|a| a.data).map_err(master::read_error)) {
             Err(ReadError::Crc(_)) if attempt < 2 => attempt += 1,
             other => return other,

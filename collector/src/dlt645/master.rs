@@ -5,7 +5,7 @@
 use super::codec::{decode_answer, frame_len, AnswerError, DataId, DataId1997, Edition, FrameError, MeterAddress, Request};
 use super::profile::Item;
 use super::value::ValueError;
-use crate::modbus::link::ReadError;
+use crate::line::error::ReadError;
 
 /// The read request for `item` of the meter at `address`, in the item's edition.
 pub fn request(address: &MeterAddress, item: &Item) -> Request {

@@ -38,8 +38,8 @@
 //! - a meter answers after 20 to 500 ms and may pause up to 500 ms between bytes (DL/T 645-2007
 //!   5.3.3 as quoted in public implementations): wait at least 500 ms plus the wire time, and
 //!   end a frame only after [`codec::frame_len`] bytes or a 500 ms gap;
-//! - an infrared head or a half-duplex adapter may echo the request: it decodes as
-//!   [`codec::AnswerError::NotAnAnswer`], whose `consumed` says where the answer starts;
+//! - an infrared head or a half-duplex adapter may echo the request: the line drops it when
+//!   set to (`echo`); otherwise it decodes as [`codec::AnswerError::NotAnAnswer`];
 //! - read address (13H) only on a line with one meter; broadcast time has no answer;
 //! - an answer flagged D5 continues in frames read with follow-up requests, `seq` 1, 2, ...
 //!   until one comes without the flag; its data concatenate in order;

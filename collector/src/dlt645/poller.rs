@@ -11,7 +11,7 @@ use super::device::Device;
 use super::master;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
-use crate::modbus::link::ReadError;
+use crate::line::error::ReadError;
 use crate::poll::meter::{Decoded, MeterProtocol, Output};
 
 /// The poller of one DL/T 645 meter.

@@ -2,6 +2,8 @@
 //! meter, a gateway or a serial-to-Ethernet converter), with the character format and timing
 //! every protocol on it shares. Devices on one line take turns on it.
 
+pub mod error;
+pub mod link;
 pub mod port;
 
 use std::path::PathBuf;
@@ -42,6 +44,8 @@ pub struct SerialLine {
     pub stop_bits: u8,
     /// The longest pause inside one answer before the frame is taken as ended.
     pub byte_timeout: std::time::Duration,
+    /// The adapter hears its own requests (half-duplex RS-485 without echo suppression).
+    pub echo: bool,
 }
 
 impl SerialLine {

@@ -39,12 +39,15 @@ pub struct Port<S> {
     stray_bytes: u64,
     /// The last exchange timed out: a late answer may still be on its way.
     after_timeout: bool,
+    /// The adapter hears its own request (a half-duplex RS-485 adapter without echo
+    /// suppression): the request's bytes come back before the answer and are dropped.
+    echo: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Port<S> {
-    /// A port on `stream`.
-    pub fn new(stream: S, silence: Duration, byte_timeout: Duration) -> Self {
-        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0, after_timeout: false }
+    /// A port on `stream`; with `echo`, each request's own bytes are expected back first.
+    pub fn new(stream: S, silence: Duration, byte_timeout: Duration, echo: bool) -> Self {
+        Self { stream, silence, byte_timeout, last_traffic: Instant::now(), stray_bytes: 0, after_timeout: false, echo }
     }
 
     /// Bytes discarded so far because they arrived while no answer was awaited.
@@ -66,8 +69,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Port<S> {
         let deadline = Instant::now() + timeout;
         let mut frame: Vec<u8> = Vec::with_capacity(64);
         let mut buf = [0u8; 512];
+        // Until the echo is through, the bytes are the request's, whose first bytes would make
+        // the protocol's length rule end the "answer" early.
+        let mut awaiting_echo = self.echo;
         loop {
-            if frame_length(&frame).is_some_and(|w| frame.len() >= w) {
+            if awaiting_echo && frame.len() >= request.len() {
+                awaiting_echo = false;
+                if frame.starts_with(request) {
+                    frame.drain(..request.len());
+                } else {
+                    tracing::debug!("no echo of the request on a line set to echo; the bytes are taken as the answer");
+                }
+            }
+            if !awaiting_echo && frame_length(&frame).is_some_and(|w| frame.len() >= w) {
                 break;
             }
             // Before the first byte the whole timeout applies; inside a frame, a stall longer
@@ -88,7 +102,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Port<S> {
             }
         }
         match frame_length(&frame) {
-            Some(want) if frame.len() >= want => {
+            Some(want) if frame.len() >= want && !awaiting_echo => {
                 if frame.len() > want {
                     // More than one frame's worth: the tail is noise or a late answer.
                     self.stray_bytes += (frame.len() - want) as u64;
@@ -122,5 +136,62 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Port<S> {
                 Err(_) => return Ok(()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame of a made-up protocol: a length byte, then that many bytes.
+    fn length_prefixed(got: &[u8]) -> Option<usize> {
+        got.first().map(|n| 1 + usize::from(*n))
+    }
+
+    /// A half-duplex adapter hears the request before the answer; on a line set to echo the
+    /// request's bytes are dropped, whether they come apart from the answer or with it.
+    #[tokio::test]
+    async fn an_echoing_adapter_hands_over_the_answer_alone() {
+        let (ours, mut theirs) = tokio::io::duplex(256);
+        let mut port = Port::new(ours, Duration::ZERO, Duration::from_millis(50), true);
+        // The request's first byte would make a 3-byte "frame" of the echo itself.
+        let request = [2, 0xAA, 0xBB, 0xCC];
+        let device = tokio::spawn(async move {
+            let mut buf = [0u8; 4];
+            theirs.read_exact(&mut buf).await.unwrap();
+            theirs.write_all(&buf).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            theirs.write_all(&[1, 0x42]).await.unwrap();
+            theirs.read_exact(&mut buf).await.unwrap();
+            let mut both = buf.to_vec();
+            both.extend_from_slice(&[1, 0x43]);
+            theirs.write_all(&both).await.unwrap();
+            // Only the echo: the meter is silent.
+            theirs.read_exact(&mut buf).await.unwrap();
+            theirs.write_all(&buf).await.unwrap();
+            theirs
+        });
+        let timeout = Duration::from_millis(200);
+        assert_eq!(port.exchange(&request, length_prefixed, timeout).await, Ok(vec![1, 0x42]));
+        assert_eq!(port.exchange(&request, length_prefixed, timeout).await, Ok(vec![1, 0x43]));
+        assert_eq!(port.exchange(&request, length_prefixed, timeout).await, Err(ExchangeError::Timeout(timeout)));
+        assert_eq!(port.stray_bytes(), 0);
+        device.await.unwrap();
+    }
+
+    /// A line set to echo whose adapter does not echo after all still reads the answer.
+    #[tokio::test]
+    async fn a_line_without_the_echo_still_reads_answers() {
+        let (ours, mut theirs) = tokio::io::duplex(256);
+        let mut port = Port::new(ours, Duration::ZERO, Duration::from_millis(50), true);
+        let device = tokio::spawn(async move {
+            let mut buf = [0u8; 4];
+            theirs.read_exact(&mut buf).await.unwrap();
+            theirs.write_all(&[4, 1, 2, 3, 4]).await.unwrap();
+            theirs
+        });
+        let got = port.exchange(&[3, 9, 9, 9], length_prefixed, Duration::from_millis(200)).await;
+        assert_eq!(got, Ok(vec![4, 1, 2, 3, 4]));
+        device.await.unwrap();
     }
 }

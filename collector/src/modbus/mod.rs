@@ -2,7 +2,7 @@
 
 pub mod decode;
 pub mod device;
-pub mod link;
+pub mod read;
 pub mod plan;
 pub mod poller;
 pub mod profile;

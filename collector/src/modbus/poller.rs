@@ -12,7 +12,9 @@ use tokio::sync::{mpsc, watch, Mutex};
 use tracing::{debug, error, info, warn};
 
 use super::decode::decode;
-use super::link::{Link, ReadError};
+use super::read::read_registers;
+use crate::line::error::ReadError;
+use crate::line::link::Link;
 use super::plan::{plan, ReadRequest, Target};
 use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
 pub use crate::poll::{PollerShared, SharedLink};
@@ -201,7 +203,7 @@ impl DevicePoller {
                 let mut link = self.link.lock().await;
                 // Latency of the exchange itself, not of the wait for the shared link.
                 let started = Instant::now();
-                let result = link.read(self.device.unit, req, self.device.timeout.0, self.device.pause_after_connect.0).await;
+                let result = read_registers(&mut link, self.device.unit, req, self.device.timeout.0, self.device.pause_after_connect.0).await;
                 (result, started.elapsed().as_millis() as u64)
             };
             self.stats.device(name, |c| {

@@ -1,4 +1,4 @@
-//! The RTU master: Modbus RTU frames, read one at a time through the line's port
+//! Modbus RTU frames, read one at a time through the line's port
 //! ([`crate::line::port`]): a local serial port, or a TCP connection to a serial-to-Ethernet
 //! converter that passes frames through.
 //!
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::link::ReadError;
+use crate::line::error::ReadError;
 use crate::line::port::Port;
 use crate::line::SerialLine;
 use super::plan::ReadRequest;
@@ -107,35 +107,13 @@ fn exception_name(code: u8) -> &'static str {
     }
 }
 
-/// An RTU master: Modbus RTU frames exchanged over a line's [`Port`].
-pub struct RtuMaster<S> {
-    port: Port<S>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> RtuMaster<S> {
-    /// A master on `stream`.
-    pub fn new(stream: S, silence: Duration, byte_timeout: Duration) -> Self {
-        Self { port: Port::new(stream, silence, byte_timeout) }
-    }
-
-    /// The line's port, for other protocols' frames on the same line.
-    pub fn port(&mut self) -> &mut Port<S> {
-        &mut self.port
-    }
-
-    /// Bytes discarded so far because they arrived while no answer was awaited.
-    pub fn stray_bytes(&self) -> u64 {
-        self.port.stray_bytes()
-    }
-
-    /// Reads `req` from `unit`; no answer at all within `timeout` is a timeout, anything else
-    /// that is not the expected answer says what it was. Stream errors are transport errors,
-    /// after which the stream should be reopened.
-    pub async fn read(&mut self, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {
-        let request = request_frame(unit, req);
-        let frame = self.port.exchange(&request, expected_len, timeout).await?;
-        parse_answer(&request, req.count, &frame)
-    }
+/// Reads `req` from `unit` over `port`; no answer at all within `timeout` is a timeout,
+/// anything else that is not the expected answer says what it was. Stream errors are transport
+/// errors, after which the stream should be reopened.
+pub async fn read<S: AsyncRead + AsyncWrite + Unpin>(port: &mut Port<S>, unit: u8, req: &ReadRequest, timeout: Duration) -> Result<Vec<u16>, ReadError> {
+    let request = request_frame(unit, req);
+    let frame = port.exchange(&request, expected_len, timeout).await?;
+    parse_answer(&request, req.count, &frame)
 }
 
 #[cfg(test)]
@@ -187,7 +165,7 @@ mod tests {
 
     #[test]
     fn exchange_times_follow_the_baud_rate() {
-        let line = |baud| SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: crate::line::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100) };
+        let line = |baud| SerialLine { name: "l".into(), path: "/dev/null".into(), baud, parity: crate::line::Parity::Even, stop_bits: 1, byte_timeout: Duration::from_millis(100), echo: false };
         // 9600 8E1: 11 bits a character; 17 bytes and twice 3.5 characters of silence make 24
         // characters, 27.5 ms.
         let slow = exchange_time(&line(9600), 2);
@@ -210,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn a_master_tells_noise_from_silence() {
         let (ours, mut theirs) = tokio::io::duplex(1024);
-        let mut master = RtuMaster::new(ours, Duration::from_millis(2), Duration::from_millis(50));
+        let mut port = Port::new(ours, Duration::from_millis(2), Duration::from_millis(50), false);
         let r = req(RegisterFunction::Holding, 0, 1);
         let device = tokio::spawn(async move {
             let mut buf = [0u8; 8];
@@ -231,13 +209,13 @@ mod tests {
             theirs.write_all(&answer(1, 3, &[44])).await.unwrap();
             theirs
         });
-        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![42]));
-        assert!(matches!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Crc(_))));
-        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Err(ReadError::Timeout(Duration::from_millis(100))));
+        assert_eq!(read(&mut port, 1, &r, Duration::from_millis(100)).await, Ok(vec![42]));
+        assert!(matches!(read(&mut port, 1, &r, Duration::from_millis(100)).await, Err(ReadError::Crc(_))));
+        assert_eq!(read(&mut port, 1, &r, Duration::from_millis(100)).await, Err(ReadError::Timeout(Duration::from_millis(100))));
         // The next read starts at once; the late answer (20 ms later) arrives during the 50 ms
         // of silence the master waits for, and is not taken for this read's answer.
-        assert_eq!(master.read(1, &r, Duration::from_millis(100)).await, Ok(vec![44]));
-        assert_eq!(master.stray_bytes(), 7);
+        assert_eq!(read(&mut port, 1, &r, Duration::from_millis(100)).await, Ok(vec![44]));
+        assert_eq!(port.stray_bytes(), 7);
         device.await.unwrap();
     }
 }

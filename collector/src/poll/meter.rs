@@ -20,7 +20,8 @@ use crate::clock::{wait_for_slot, SystemClock, Waited};
 use crate::journal::writer::Append;
 use crate::line::port::FrameLength;
 use crate::line::Endpoint;
-use crate::modbus::link::{Link, ReadError};
+use crate::line::error::ReadError;
+use crate::line::link::Link;
 use crate::schedule::{next_slot, now_ms};
 
 /// What one stored series of a meter is.
@@ -249,7 +250,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
         let (result, ms) = {
             let mut link = self.link.lock().await;
             let started = Instant::now();
-            let answer = link.exchange_raw(bytes, self.protocol.frame_length(), self.protocol.timeout()).await;
+            let answer = link.exchange(bytes, self.protocol.frame_length(), self.protocol.timeout()).await;
             (answer, started.elapsed().as_millis() as u64)
         };
         let result = result.and_then(|frame| self.protocol.decode(request, &frame));

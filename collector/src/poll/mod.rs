@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Mutex};
 
 use crate::clock::ClockTrust;
 use crate::journal::writer::Append;
-use crate::modbus::link::Link;
+use crate::line::link::Link;
 use crate::normalise::Identity;
 use crate::stats::Stats;
 
