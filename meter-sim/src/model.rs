@@ -153,6 +153,10 @@ impl Meter {
             Measure::VolumeFlow | Measure::MassFlow => rate,
             Measure::HeatPower => rate * STEAM_GJ_PER_T * 1e6 / 3600.0,
             Measure::Temperature => if p.medium == Medium::Steam { 180.0 + n } else { 20.0 + n },
+            Measure::SupplyTemperature => 70.0 + n,
+            Measure::ReturnTemperature => 50.0 + n,
+            // Hours in operation since the simulator started, from the counter's base.
+            Measure::OperatingTime => self.counter_start + (ts - self.start_s) / 3600.0,
             Measure::Pressure => 0.8 + 0.01 * n,
             Measure::ActiveEnergyImport
             | Measure::ActiveEnergyExport

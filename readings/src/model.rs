@@ -111,7 +111,13 @@ vocabulary!(
         HeatEnergy => "heat_energy",
         HeatPower => "heat_power",
         Temperature => "temperature",
+        /// A heat meter's supply (flow) water temperature.
+        SupplyTemperature => "supply_temperature",
+        /// A heat meter's return water temperature.
+        ReturnTemperature => "return_temperature",
         Pressure => "pressure",
+        /// Hours a meter has been in operation (a heat meter's working hours).
+        OperatingTime => "operating_time",
     }
 );
 
@@ -183,7 +189,7 @@ impl Measure {
     /// Whether a meter can keep this measure as a cumulative register (a counter).
     pub fn is_cumulative(self) -> bool {
         use Measure::*;
-        matches!(self, ActiveEnergyImport | ActiveEnergyExport | ReactiveEnergyImport | ReactiveEnergyExport | Volume | Mass | HeatEnergy)
+        matches!(self, ActiveEnergyImport | ActiveEnergyExport | ReactiveEnergyImport | ReactiveEnergyExport | Volume | Mass | HeatEnergy | OperatingTime)
     }
 
     /// Whether this measure is an energy total: it only grows, so it is never a gauge.
@@ -211,8 +217,9 @@ impl Measure {
             MassFlow => Unit::TPerH,
             HeatEnergy => Unit::GJ,
             HeatPower => Unit::KW,
-            Temperature => Unit::DegC,
+            Temperature | SupplyTemperature | ReturnTemperature => Unit::DegC,
             Pressure => Unit::MPa,
+            OperatingTime => Unit::H,
         }
     }
 }

@@ -26,6 +26,7 @@ pub enum Dimension {
     Ratio,
     Temperature,
     Pressure,
+    Time,
 }
 
 /// Why a unit was refused or could not be converted.
@@ -62,7 +63,7 @@ macro_rules! units {
     };
 }
 
-// Base units per dimension: kWh (energy), kW, kvarh, kvar, kVA, m3, m3/h, t, t/h, V, A, Hz, 1, degC, MPa.
+// Base units per dimension: kWh (energy), kW, kvarh, kvar, kVA, m3, m3/h, t, t/h, V, A, Hz, 1, degC, MPa, h.
 units! {
     Wh => "Wh", Energy, 1e-3;
     KWh => "kWh", Energy, 1.0;
@@ -103,6 +104,8 @@ units! {
     KPa => "kPa", Pressure, 1e-3;
     Bar => "bar", Pressure, 0.1;
     MPa => "MPa", Pressure, 1.0;
+    H => "h", Time, 1.0;
+    S => "s", Time, 1.0 / 3600.0;
 }
 
 impl Unit {

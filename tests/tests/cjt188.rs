@@ -1,7 +1,8 @@
 //! CJ/T 188 water and heat meters behind one serial server passing raw frames (a Python meter
 //! written from the published examples, tests/servers/cjt188_server.py), with a third meter on
 //! the bus that never answers: the two read back exactly, each value converted by its own unit
-//! code (kWh of heat into GJ), and keep their cadence; the dead one costs its timeout.
+//! code (kWh of heat into GJ), the heat meter's temperatures and working hours beside them, and
+//! keep their cadence; the dead one costs its timeout.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -69,6 +70,10 @@ fn water_and_heat_meters_read_back_exactly_and_a_dead_one_costs_its_timeout() {
         ("heat-1", "heat_power", 12.34),
         ("heat-1", "volume_flow", 1.2345),
         ("heat-1", "volume", 4321.09),
+        // The server's fixed supply and return temperatures and working hours.
+        ("heat-1", "supply_temperature", 75.5),
+        ("heat-1", "return_temperature", 45.25),
+        ("heat-1", "operating_time", 1234.0),
     ] {
         let got = values(meter, quantity);
         assert!(got.len() >= 4, "{meter} {quantity}: {got:?}");

@@ -171,7 +171,7 @@ fn faults_on_a_serial_line_with_three_protocols() {
 
     let stored = stored_readings(dir.path());
     let good = |meter: &str, quantity: &str| stored.iter().filter(|r| r.meter.as_str() == meter && r.quantity.to_string() == quantity && r.quality == Quality::Good).count();
-    for (meter, quantity) in [("pump", "active_energy_import"), ("boundary", "active_energy_import"), ("heat-1", "heat_energy"), ("heat-1", "volume_flow"), ("heat-1", "volume")] {
+    for (meter, quantity) in [("pump", "active_energy_import"), ("boundary", "active_energy_import"), ("heat-1", "heat_energy"), ("heat-1", "volume_flow"), ("heat-1", "volume"), ("heat-1", "supply_temperature"), ("heat-1", "return_temperature"), ("heat-1", "operating_time")] {
         assert!(good(meter, quantity) >= 1, "{meter} {quantity} never read back:\n{stdout}");
     }
     assert_eq!(good("dead-meter", "active_energy_import") + good("refusing", "active_energy_import") + good("water-refusing", "volume"), 0);

@@ -1,10 +1,10 @@
 //! A CJ/T 188 meter as the line's request-answer poller drives it ([`crate::poll::meter`]): one
 //! read of DI 901FH a cycle, whose answer carries every value with its own unit code, each
 //! converted to the canonical unit of its reading. Water and gas meters give their cumulative
-//! volume; heat meters their cumulative heat, heat power, flow rate and cumulative volume.
+//! volume; heat meters their cumulative heat, heat power, flow rate, cumulative volume, supply
+//! and return temperatures and working hours.
 //! The settlement-day value is a past value: it is stored once, at the last settlement instant
-//! (`settlement_day`, 00:00 on the meter's clock), as `meter_memory`; supply and return
-//! temperatures have no place of their own in the reading model yet.
+//! (`settlement_day`, 00:00 on the meter's clock), as `meter_memory`.
 
 use std::time::Duration;
 
@@ -34,7 +34,15 @@ impl Cjt188Meter {
     pub fn new(device: Device) -> Self {
         let o = |measure, kind| Output { quantity: Quantity::total(measure), medium: device.medium, kind };
         let outputs = if device.meter_type.is_heat_meter() {
-            vec![o(Measure::HeatEnergy, Kind::Counter), o(Measure::HeatPower, Kind::Gauge), o(Measure::VolumeFlow, Kind::Gauge), o(Measure::Volume, Kind::Counter)]
+            vec![
+                o(Measure::HeatEnergy, Kind::Counter),
+                o(Measure::HeatPower, Kind::Gauge),
+                o(Measure::VolumeFlow, Kind::Gauge),
+                o(Measure::Volume, Kind::Counter),
+                o(Measure::SupplyTemperature, Kind::Gauge),
+                o(Measure::ReturnTemperature, Kind::Gauge),
+                o(Measure::OperatingTime, Kind::Counter),
+            ]
         } else {
             vec![o(Measure::Volume, Kind::Counter)]
         };
@@ -93,7 +101,16 @@ impl MeterProtocol for Cjt188Meter {
         let (values, meter_time, settled) = match decode_meter_data(&answer, &self.device.dialect).map_err(read_error)? {
             MeterData::Flow(f) => (vec![(0, self.value(0, f.current)?)], at(f.time), self.value(0, f.settlement)?),
             MeterData::Heat(h) => (
-                vec![(0, self.value(0, h.current_heat)?), (1, self.value(1, h.heat_power)?), (2, self.value(2, h.flow_rate)?), (3, self.value(3, h.cumulative_flow)?)],
+                vec![
+                    (0, self.value(0, h.current_heat)?),
+                    (1, self.value(1, h.heat_power)?),
+                    (2, self.value(2, h.flow_rate)?),
+                    (3, self.value(3, h.cumulative_flow)?),
+                    // The frame carries temperatures in °C and hours without unit codes.
+                    (4, h.supply_temperature.to_f64()),
+                    (5, h.return_temperature.to_f64()),
+                    (6, f64::from(h.working_hours)),
+                ],
                 at(h.time),
                 self.value(0, h.settlement_heat)?,
             ),
