@@ -1,6 +1,7 @@
 //! Simulated DL/T 645-2007 meters: the items of a collector DL/T 645 profile, the meter's clock
 //! (UTC+8), its settlement day (the 1st at 00:00) and the energy totals at its last 12
-//! settlements, all from the same load shape as the Modbus meters ([`crate::model`]).
+//! settlements and, when the profile says the meter keeps them, at its daily freezes (each day
+//! at 00:00), all from the same load shape as the Modbus meters ([`crate::model`]).
 //!
 //! Counters are a function of absolute time (grown from a fixed origin, not from when the
 //! simulator started), so a settlement total the meter reports is exactly what its live counter
@@ -43,6 +44,17 @@ pub fn settlement_instant(now: DateTime<Utc>, n: u8) -> Option<DateTime<Utc>> {
     let first = NaiveDate::from_ymd_opt(months.div_euclid(12), months.rem_euclid(12) as u32 + 1, 1)?.and_hms_opt(0, 0, 0)?;
     first.and_local_timezone(local_offset()).single().map(|t| t.with_timezone(&Utc))
 }
+
+/// The `n`th last daily freeze (00:00 local time) at or before `now`, 1 being the latest.
+pub fn daily_freeze_instant(now: DateTime<Utc>, n: u8) -> Option<DateTime<Utc>> {
+    let today = now.with_timezone(&local_offset()).date_naive();
+    let day = today.checked_sub_days(chrono::Days::new(u64::from(n.checked_sub(1)?)))?;
+    day.and_hms_opt(0, 0, 0)?.and_local_timezone(local_offset()).single().map(|t| t.with_timezone(&Utc))
+}
+
+/// Shares of a day's energy on the four tariffs (sharp, peak, flat, valley) a frozen block
+/// carries after its total; the collector reads the total only.
+const TARIFF_SHARES: [f64; 4] = [0.1, 0.3, 0.4, 0.2];
 
 /// BCD digits of `value` in `format`, low byte first, wrapping like the meter's register when it
 /// has more digits than the format holds; a sign bit in the top byte for negative signed values.
@@ -158,6 +170,16 @@ impl Dlt645Meter {
         if let Some(item) = self.profile.items.iter().find(|i| i.di == di.0) {
             return Some((item, now));
         }
+        // A daily frozen total (05 06 kk n) of an energy item 00 kk 00 00 the profile reads.
+        if di.0 >> 16 == 0x0506 && di.0 & 0xFF00 != 0 {
+            let n = (di.0 & 0xFF) as u8;
+            if n == 0 || n > self.profile.meta.daily_freezes {
+                return None;
+            }
+            let energy = (di.0 >> 8 & 0xFF) << 16;
+            let item = self.profile.items.iter().find(|i| i.di == energy && DataId(i.di).at_daily_freeze(n) == Some(di) && i.quantity.measure.is_cumulative())?;
+            return Some((item, daily_freeze_instant(now, n)?));
+        }
         // A settlement total (DI3 = 00, DI0 = 01..0C) of an energy item the profile reads now.
         let n = (di.0 & 0xFF) as u8;
         if di.0 >> 24 != 0 || !(1..=12).contains(&n) {
@@ -178,10 +200,25 @@ impl Dlt645Meter {
             DataId::TIME => Ok(vec![bcd2(local.second()), bcd2(local.minute()), bcd2(local.hour())]),
             // The 1st at 00:00: hh then DD, low byte first.
             DataId::SETTLEMENT_DAY_1 => Ok(vec![0x00, 0x01]),
+            // A daily freeze's time, YYMMDDhhmm, low byte first.
+            DataId(id) if id >> 8 == 0x0506_00 => {
+                let n = (id & 0xFF) as u8;
+                if n > self.profile.meta.daily_freezes {
+                    return Err(NO_DATA);
+                }
+                let at = daily_freeze_instant(now, n).ok_or(NO_DATA)?.with_timezone(&local_offset());
+                Ok(vec![bcd2(at.minute()), bcd2(at.hour()), bcd2(at.day()), bcd2(at.month()), bcd2(at.year().rem_euclid(100) as u32)])
+            }
             _ => {
                 let (item, at) = self.resolve(di, now).ok_or(NO_DATA)?;
                 let v = self.shown(item, at).ok_or(NO_DATA)?;
-                Ok(encode_bcd(v, item.format))
+                let mut data = encode_bcd(v, item.format);
+                if di.0 >> 16 == 0x0506 {
+                    for share in TARIFF_SHARES {
+                        data.extend(encode_bcd(v * share, item.format));
+                    }
+                }
+                Ok(data)
             }
         }
     }
@@ -198,7 +235,7 @@ impl Dlt645Meter {
             }
             Err(word) => encode_frame(self.address.wire(), EXCEPTION, &[word], 4),
         };
-        // Both fit a frame (at most 4 + 9 data bytes): encoding cannot fail.
+        // Both fit a frame (at most 4 + 20 data bytes, a frozen block): encoding cannot fail.
         frame.unwrap_or_default()
     }
 }
@@ -246,6 +283,24 @@ mod tests {
         }
         assert_eq!(m.read(DataId(0x0001_000D), now), Err(NO_DATA));
         assert_eq!(m.read(DataId(0x0003_0000), now), Err(NO_DATA));
+    }
+
+    #[test]
+    fn daily_freezes_are_the_counter_at_each_midnight() {
+        let mut m = meter();
+        let now: DateTime<Utc> = "2026-12-01T10:30:00Z".parse().unwrap();
+        let time = DataId::daily_freeze_time(2).unwrap();
+        assert_eq!(m.read(time, now), Err(NO_DATA), "a profile without daily freezes keeps none");
+        m.profile.meta.daily_freezes = 62;
+        // 18:30 local on 2026-12-01: the second last freeze is 2026-11-30 00:00 local.
+        assert_eq!(m.read(time, now), Ok(vec![0x00, 0x00, 0x30, 0x11, 0x26]));
+        assert_eq!(daily_freeze_instant(now, 2), Some("2026-11-29T16:00:00Z".parse().unwrap()));
+        let block = m.read(DataId::FORWARD_ACTIVE_ENERGY.at_daily_freeze(2).unwrap(), now).unwrap();
+        assert_eq!(block.len(), 20, "total and four tariffs");
+        let total = Format::ENERGY.decode(&block[..4]).unwrap().to_f64();
+        assert_eq!(total, (m.import_kwh(daily_freeze_instant(now, 2).unwrap()) * 100.0).round() / 100.0);
+        assert_eq!(m.read(DataId::FORWARD_ACTIVE_ENERGY.at_daily_freeze(62).unwrap(), now).map(|b| b.len()), Ok(20));
+        assert_eq!(m.read(DataId(0x0506_003F), now), Err(NO_DATA));
     }
 
     #[test]

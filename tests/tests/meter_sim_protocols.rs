@@ -2,13 +2,14 @@
 //! passing raw frames (a serial server in front of one RS-485 line): the collector reads all
 //! three with good quality and plausible values, the counters never go down, and the DL/T 645
 //! meter's backfill stores its 12 settlement totals as `meter_memory` at the 1st of each month
-//! 00:00 UTC+8, each exactly what meter-sim's model gives for that instant.
+//! 00:00 UTC+8 and its 62 daily freezes at each day's 00:00 (once where the two coincide), each
+//! exactly what meter-sim's model gives for that instant.
 
 use chrono::{DateTime, Utc};
 use collector::dlt645::codec::DataId;
 use collector::dlt645::profile::Profile;
 use e2e::{device, run_collector, stored_readings, summary_row, Sim};
-use meter_sim::dlt645::{settlement_instant, Dlt645Meter};
+use meter_sim::dlt645::{daily_freeze_instant, settlement_instant, Dlt645Meter};
 use readings::Quality;
 
 const SEED: &str = "3";
@@ -93,22 +94,33 @@ fn dlt645_cjt188_and_modbus_meters_share_one_raw_frame_listener() {
     assert!(!power.is_empty() && power.iter().all(|(_, v)| *v > 0.0 && *v < 20.0), "{power:?}");
     assert!(!series("pump", "active_energy_import", Quality::Good).is_empty());
 
-    // The settlement totals: 12 per energy counter, at the 1st of each month 00:00 UTC+8, equal
-    // to the model's counter at that instant, and increasing month by month.
+    // The settlement totals: 12 per energy counter, at the 1st of each month 00:00 UTC+8, and
+    // the 62 daily freezes at each day's 00:00, a freeze at a settlement instant stored once;
+    // each equal to the model's counter at that instant, and increasing.
     for (quantity, di) in [("active_energy_import", DataId::FORWARD_ACTIVE_ENERGY), ("active_energy_export", DataId::REVERSE_ACTIVE_ENERGY)] {
         let got = series("boundary", quantity, Quality::MeterMemory);
-        let want: Vec<(DateTime<Utc>, f64)> = (1..=12u8)
-            .rev()
-            .map(|n| {
-                let id = di.at_settlement(n).unwrap();
-                (settlement_instant(now, n).unwrap(), meter.expected(id, now).unwrap())
-            })
-            .collect();
-        assert_eq!(got, want, "{quantity} settlement totals");
+        let settlements = (1..=12u8).map(|n| (settlement_instant(now, n).unwrap(), meter.expected(di.at_settlement(n).unwrap(), now).unwrap()));
+        let mut want: Vec<(DateTime<Utc>, f64)> = settlements.collect();
+        for n in 1..=62u8 {
+            let at = daily_freeze_instant(now, n).unwrap();
+            if !want.iter().any(|(t, _)| *t == at) {
+                want.push((at, meter.expected(di.at_daily_freeze(n).unwrap(), now).unwrap()));
+            }
+        }
+        want.sort_by_key(|w| w.0);
+        // Two or three of the 62 days are settlement days.
+        assert!((12 + 59..=12 + 60).contains(&want.len()), "{}", want.len());
+        assert_eq!(got, want, "{quantity} settlement totals and daily freezes");
         assert!(got.windows(2).all(|w| w[1].1 > w[0].1), "{quantity}: {got:?}");
         let live = series("boundary", quantity, Quality::Good);
         assert!(got.last().unwrap().1 <= live[0].1, "{quantity}: {got:?} vs {live:?}");
     }
+
+    // A restart reads the meter's memory again and stores none of it twice.
+    let memory = |stored: &[readings::Reading]| stored.iter().filter(|r| r.meter.as_str() == "boundary" && r.quality == Quality::MeterMemory).count();
+    let before = memory(&stored);
+    assert!(run_collector(&config, "3s").status.success());
+    assert_eq!(memory(&stored_readings(dir.path())), before);
 }
 
 /// The same three protocols on a serial line (a socat pseudo-terminal pair) with the faults a

@@ -500,6 +500,7 @@ impl Config {
                     endpoint,
                     address,
                     profile: d.profile.clone(),
+                    daily_freezes: profile.meta.daily_freezes,
                     items: profile.items,
                     interval: d.interval,
                     timeout: d.timeout,

@@ -5,22 +5,27 @@
 //! stored once, stamped with the settlement's time on the meter's clock and the quality
 //! `meter_memory`, so the accounts can use it as the boundary value of a month the gateway
 //! missed; `clock_unsynced` instead when the meter's clock is off by more than the tolerance.
-//! A state file per meter remembers the latest settlement stored; it is written only after the
+//! Where the profile says the meter keeps daily freezes (05 06 ...), the totals frozen at each
+//! day's freeze since the last one stored follow, stamped with the freeze's time on the meter's
+//! clock; a freeze at a settlement instant already stored is not stored twice.
+//! A state file per meter and kind remembers the latest stored; it is written only after the
 //! readings are durable in the journal, so a crash stores them again at worst, never loses them.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use readings::{Kind, Quality, Reading};
 use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
 
-use super::codec::{decode_answer, frame_len, DataId, Request};
+use super::codec::{decode_answer, frame_len, DataId, Edition, Request};
 use super::device::Device;
 use super::master;
-use super::value::{decode_date_week, decode_day_hour, decode_time};
+use super::profile::Item;
+use super::value::{decode_block, decode_date_time_minutes, decode_date_week, decode_day_hour, decode_time};
 use crate::journal::writer::Append;
 use crate::line::error::ReadError;
 use crate::line::link::Link;
@@ -37,11 +42,15 @@ const KEPT: u8 = 12;
 /// Reads the meter's memory at start and every [`EVERY`] until `shutdown`.
 pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_dir: PathBuf, mut shutdown: watch::Receiver<bool>) {
     let state = StoredUpTo::new(&state_dir, "dlt645", device.meter.as_str());
+    let daily = StoredUpTo::new(&state_dir, "dlt645-daily", device.meter.as_str());
     loop {
-        let next = match backfill(&device, &link.link, &shared, &state).await {
-            Ok(n) => {
-                if n > 0 {
-                    info!(device = %device.meter, readings = n, "stored settlement-day values from the meter's memory");
+        let next = match backfill(&device, &link.link, &shared, &state, &daily).await {
+            Ok((settled, frozen)) => {
+                if settled > 0 {
+                    info!(device = %device.meter, readings = settled, "stored settlement-day values from the meter's memory");
+                }
+                if frozen > 0 {
+                    info!(device = %device.meter, readings = frozen, "stored daily frozen values from the meter's memory");
                 }
                 EVERY
             }
@@ -57,8 +66,8 @@ pub async fn run(device: Device, link: SharedLink, shared: PollerShared, state_d
     }
 }
 
-/// One pass: returns how many readings were stored.
-async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShared, state: &StoredUpTo) -> Result<usize, ReadError> {
+/// One pass: returns how many settlement and daily frozen readings were stored.
+async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShared, state: &StoredUpTo, daily: &StoredUpTo) -> Result<(usize, usize), ReadError> {
     let offset = device.utc_offset;
     let date = read(device, link, DataId::DATE_WEEK).await.and_then(|d| decode_date_week(&d).map_err(protocol))?.0;
     let time = read(device, link, DataId::TIME).await.and_then(|d| decode_time(&d).map_err(protocol))?;
@@ -82,7 +91,7 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
     let mut readings = Vec::new();
     let mut newest = after;
     // Settlement totals are the 2007 edition's (DI0 = 01..0C).
-    for item in device.items.iter().filter(|i| i.edition == super::codec::Edition::V2007 && i.kind == Kind::Counter && i.di >> 24 == 0 && i.di & 0xFF == 0) {
+    for item in device.items.iter().filter(|i| i.edition == Edition::V2007 && i.kind == Kind::Counter && i.di >> 24 == 0 && i.di & 0xFF == 0) {
         for n in 1..=KEPT {
             let Some(at_local) = settlement(meter_now, day, hour, n) else { continue };
             let Some(at) = offset.from_local_datetime(&at_local).single().map(|t| t.with_timezone(&Utc)) else { continue };
@@ -99,25 +108,20 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
                 Err(e) => return Err(e),
             };
             let Some(v) = value else { continue };
-            let v = item.unit.convert(v, item.quantity.canonical_unit()).map_err(|e| ReadError::Protocol(e.to_string()))?;
             newest = newest.max(Some(at));
-            readings.push(Reading {
-                time: at,
-                enterprise: shared.identity.enterprise.clone(),
-                site: shared.identity.site.clone(),
-                meter: device.meter.clone(),
-                medium: item.medium,
-                quantity: item.quantity,
-                kind: item.kind,
-                unit: item.quantity.canonical_unit(),
-                value: Some(v),
-                quality: if clock_off { Quality::ClockUnsynced } else { Quality::MeterMemory },
-            });
+            readings.push(memory_reading(device, shared, item, at, v, clock_off)?);
         }
     }
+    // Daily freezes at an instant whose settlement total is stored (now or before) would store
+    // the same total twice.
+    let mut settled: BTreeSet<DateTime<Utc>> = readings.iter().map(|r| r.time).collect();
+    settled.extend(settlement_instants(meter_now, day, hour, offset).into_iter().filter(|t| after.is_some_and(|a| *t <= a)));
+    let (frozen, newest_freeze, first_freeze) = daily_freezes(device, link, shared, daily.load(), &settled, gateway_now, clock_off).await?;
     let n = readings.len();
-    if n == 0 {
-        return Ok(0);
+    let n_frozen = frozen.len();
+    readings.extend(frozen);
+    if readings.is_empty() {
+        return Ok((0, 0));
     }
     // The reads take a while on a slow line: if the meter settled meanwhile, "the last
     // settlement" changed under them and the values may belong to other months. Read again.
@@ -126,6 +130,9 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
     if settlement(date.and_time(time), day, hour, 1) != settlement(meter_now, day, hour, 1) {
         return Err(ReadError::Protocol("the meter settled while its memory was read; reading it again".into()));
     }
+    if first_freeze.is_some() && last_freeze_time(device, link).await? != first_freeze {
+        return Err(ReadError::Protocol("the meter froze a day while its memory was read; reading it again".into()));
+    }
     let (ack, durable) = oneshot::channel();
     if shared.out.send(Append { readings, ack: Some(ack) }).await.is_err() || durable.await.is_err() {
         return Err(ReadError::Transport("the journal did not take the values; they are read again next time".into()));
@@ -133,7 +140,96 @@ async fn backfill(device: &Device, link: &Arc<Mutex<Link>>, shared: &PollerShare
     if let Some(t) = newest {
         state.save(t);
     }
-    Ok(n)
+    if let Some(t) = newest_freeze {
+        daily.save(t);
+    }
+    Ok((n, n_frozen))
+}
+
+/// The meter's last twelve settlement instants, in UTC.
+fn settlement_instants(meter_now: NaiveDateTime, day: u8, hour: u8, offset: FixedOffset) -> Vec<DateTime<Utc>> {
+    (1..=KEPT).filter_map(|n| settlement(meter_now, day, hour, n)).filter_map(|t| offset.from_local_datetime(&t).single()).map(|t| t.with_timezone(&Utc)).collect()
+}
+
+/// The daily freezes newer than `after`, newest first, as readings of each energy total the
+/// profile reads, skipping those at instants in `settled`; with the newest freeze's time and
+/// the latest freeze's time on the meter (to tell whether it froze again during the pass).
+async fn daily_freezes(
+    device: &Device,
+    link: &Arc<Mutex<Link>>,
+    shared: &PollerShared,
+    after: Option<DateTime<Utc>>,
+    settled: &BTreeSet<DateTime<Utc>>,
+    gateway_now: DateTime<Utc>,
+    clock_off: bool,
+) -> Result<(Vec<Reading>, Option<DateTime<Utc>>, Option<NaiveDateTime>), ReadError> {
+    let items: Vec<&Item> = device.items.iter().filter(|i| i.edition == Edition::V2007 && i.kind == Kind::Counter && DataId(i.di).at_daily_freeze(1).is_some()).collect();
+    let mut readings = Vec::new();
+    let (mut newest, mut first) = (None, None);
+    if items.is_empty() {
+        return Ok((readings, newest, first));
+    }
+    for n in 1..=device.daily_freezes {
+        let Some(id) = DataId::daily_freeze_time(n) else { break };
+        let local = match read(device, link, id).await {
+            Ok(data) => decode_date_time_minutes(&data).ok(),
+            // A meter that keeps fewer freezes than its profile says refuses the older ones.
+            Err(ReadError::Exception { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        // An empty record (no value) is where the meter's history ends.
+        let Some(local) = local else { break };
+        if n == 1 {
+            first = Some(local);
+        }
+        let Some(at) = device.utc_offset.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc)) else { continue };
+        // Newest first: once one is stored, so are all before it.
+        if after.is_some_and(|a| at <= a) {
+            break;
+        }
+        if at > gateway_now {
+            continue;
+        }
+        newest = newest.max(Some(at));
+        if settled.contains(&at) {
+            continue;
+        }
+        for item in &items {
+            let Some(frozen) = DataId(item.di).at_daily_freeze(n) else { continue };
+            let data = match read(device, link, frozen).await {
+                Ok(data) => data,
+                Err(ReadError::Exception { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            // The total comes first in the block; the tariffs follow.
+            let Some(Ok(total)) = decode_block(item.format, &data).map_err(protocol)?.into_iter().next() else { continue };
+            readings.push(memory_reading(device, shared, item, at, total.to_f64(), clock_off)?);
+        }
+    }
+    Ok((readings, newest, first))
+}
+
+/// The time of the meter's latest daily freeze.
+async fn last_freeze_time(device: &Device, link: &Arc<Mutex<Link>>) -> Result<Option<NaiveDateTime>, ReadError> {
+    let Some(id) = DataId::daily_freeze_time(1) else { return Ok(None) };
+    read(device, link, id).await.map(|data| decode_date_time_minutes(&data).ok())
+}
+
+/// A value of `item` from the meter's memory, at `at`.
+fn memory_reading(device: &Device, shared: &PollerShared, item: &Item, at: DateTime<Utc>, value: f64, clock_off: bool) -> Result<Reading, ReadError> {
+    let value = item.unit.convert(value, item.quantity.canonical_unit()).map_err(|e| ReadError::Protocol(e.to_string()))?;
+    Ok(Reading {
+        time: at,
+        enterprise: shared.identity.enterprise.clone(),
+        site: shared.identity.site.clone(),
+        meter: device.meter.clone(),
+        medium: item.medium,
+        quantity: item.quantity,
+        kind: item.kind,
+        unit: item.quantity.canonical_unit(),
+        value: Some(value),
+        quality: if clock_off { Quality::ClockUnsynced } else { Quality::MeterMemory },
+    })
 }
 
 /// One item's data bytes, taking a turn on the line; a garbled answer is asked for once more

@@ -265,7 +265,24 @@ impl DataId {
     pub fn at_settlement(self, n: u8) -> Option<DataId> {
         (self.0 >> 24 == 0 && n <= 12).then_some(DataId(self.0 & 0xFFFF_FF00 | u32::from(n)))
     }
+
+    /// 05 06 00 n: the time (YYMMDDhhmm) of the `n`th last daily freeze, `n` = 1..=62.
+    pub fn daily_freeze_time(n: u8) -> Option<DataId> {
+        (1..=DAILY_FREEZES_KEPT).contains(&n).then_some(DataId(0x0506_0000 | u32::from(n)))
+    }
+
+    /// An energy total (00 xx 00 00 with xx = 01..08: forward and reverse active, the two
+    /// combined reactive, the four quadrants) as frozen at the `n`th last daily freeze:
+    /// 05 06 xx n, a block of the total then the tariffs. `None` for other items and `n`.
+    pub fn at_daily_freeze(self, n: u8) -> Option<DataId> {
+        let kind = (self.0 >> 16) & 0xFF;
+        let total = self.0 & 0xFF00_FFFF == 0;
+        (total && (1..=8).contains(&kind) && (1..=DAILY_FREEZES_KEPT).contains(&n)).then_some(DataId(0x0506_0000 | kind << 8 | u32::from(n)))
+    }
 }
+
+/// Daily freezes a DL/T 645-2007 meter can be asked for (DI0 = 01..3EH).
+pub const DAILY_FREEZES_KEPT: u8 = 62;
 
 impl fmt::Display for DataId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -913,6 +930,20 @@ mod tests {
         assert_eq!("00010000".parse(), Ok(DataId::FORWARD_ACTIVE_ENERGY));
         assert_eq!("02 01 01 00".parse(), Ok(DataId::VOLTAGE_A));
         assert_eq!(DataId::SETTLEMENT_DAY_1.to_string(), "04000B01");
+        // Daily freezes, as two public meter-reading implementations list them
+        // (wuhuangrui/C82_DL689 ClouSoft/MeterPro/DL645V07.cpp: 05060001 "last daily freeze
+        // time", 5 bytes; 05060101 / 05060201 "daily frozen forward / reverse active energy,
+        // total and tariffs", 20 bytes; a concentrator simulator answering 05060101..0506013E).
+        assert_eq!(DataId::daily_freeze_time(1).map(|d| d.to_string()), Some("05060001".into()));
+        assert_eq!(DataId::daily_freeze_time(62).map(|d| d.to_string()), Some("0506003E".into()));
+        assert_eq!(DataId::daily_freeze_time(63), None);
+        assert_eq!(DataId::FORWARD_ACTIVE_ENERGY.at_daily_freeze(1).map(|d| d.to_string()), Some("05060101".into()));
+        assert_eq!(DataId::REVERSE_ACTIVE_ENERGY.at_daily_freeze(2).map(|d| d.to_string()), Some("05060202".into()));
+        assert_eq!(DataId(0x0008_0000).at_daily_freeze(62).map(|d| d.to_string()), Some("0506083E".into()));
+        // Tariff registers, the combined active total and variables have none.
+        assert_eq!(DataId(0x0001_0100).at_daily_freeze(1), None);
+        assert_eq!(DataId::COMBINED_ACTIVE_ENERGY.at_daily_freeze(1), None);
+        assert_eq!(DataId::VOLTAGE_A.at_daily_freeze(1), None);
         assert!(matches!("0001".parse::<DataId>(), Err(DataIdError::V2007 { .. })));
         assert!(matches!("0001000G".parse::<DataId>(), Err(DataIdError::V2007 { .. })));
         assert_eq!("9010".parse(), Ok(DataId1997::FORWARD_ACTIVE_ENERGY));

@@ -83,6 +83,8 @@ pub struct Device {
     pub timeout: HumanDuration,
     pub preamble: u8,
     pub backfill: bool,
+    /// Daily freezes the meter keeps (from its profile), read back by the backfill.
+    pub daily_freezes: u8,
     pub utc_offset: chrono::FixedOffset,
     pub clock_tolerance: HumanDuration,
 }

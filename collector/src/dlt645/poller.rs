@@ -100,6 +100,7 @@ mod tests {
             timeout: crate::settings::HumanDuration(Duration::from_secs(1)),
             preamble: 4,
             backfill: false,
+            daily_freezes: 0,
             utc_offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
             clock_tolerance: crate::settings::HumanDuration(Duration::from_secs(300)),
         })

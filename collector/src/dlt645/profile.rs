@@ -36,6 +36,10 @@ pub struct Meta {
     pub medium: Medium,
     pub source: String,
     pub verified: bool,
+    /// How many daily freezes (05 06 ...) the meter keeps, up to 62; 0 when it keeps none or
+    /// nobody checked. Each energy total is then also backfilled day by day.
+    #[serde(default)]
+    pub daily_freezes: u8,
 }
 
 /// One data item as written in a profile.
@@ -88,6 +92,12 @@ impl Profile {
                 Edition::V2007
             }
         };
+        if raw.profile.daily_freezes > super::codec::DAILY_FREEZES_KEPT {
+            errors.push(ConfigError::new(file, "profile.daily_freezes", format!("is {}; DL/T 645-2007 meters keep at most {} daily freezes", raw.profile.daily_freezes, super::codec::DAILY_FREEZES_KEPT)));
+        }
+        if raw.profile.daily_freezes > 0 && edition == Edition::V1997 {
+            errors.push(ConfigError::new(file, "profile.daily_freezes", "daily freezes are read by DL/T 645-2007 identifiers; a 1997 meter has none to read"));
+        }
         let di_digits = if edition == Edition::V1997 { 4 } else { 8 };
         let mut items = Vec::new();
         for (i, s) in raw.items.iter().enumerate() {
