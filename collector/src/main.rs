@@ -34,6 +34,8 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Poll every configured device until SIGINT or SIGTERM, then write buffered readings and exit.
+    /// SIGHUP reloads the config file: devices and MQTT subscriptions added, changed or removed
+    /// without a restart; a config with problems changes nothing.
     Run {
         /// The collector's TOML config.
         #[arg(short, long)]
@@ -45,6 +47,15 @@ enum Command {
     /// Validate a config and print the poll plan: devices, points, and each cycle's requests.
     Check {
         /// The collector's TOML config.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Check a config and ask the collector running on its data directory to reload it (SIGHUP
+    /// to the pid in <data_dir>/collector.pid). Devices and MQTT subscriptions added, changed or
+    /// removed take effect at once; storage, sinks, the journal, [gateway], [health] and [clock]
+    /// need a restart. The collector logs what changed, or why nothing did.
+    Reload {
+        /// The collector's TOML config (the file the running collector was started with).
         #[arg(short, long)]
         config: PathBuf,
     },
@@ -130,6 +141,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Run { config, run_for } => run(&config, run_for),
+        Command::Reload { config } => reload(&config),
         Command::Profiles => profiles(),
         Command::Init { output, enterprise, site, data_dir, force } => init(&output, &enterprise, &site, &data_dir, force),
         Command::Scan { device, baud, parity, stop_bits, host, port, protocols, units, timeout, echo } => {
@@ -186,9 +198,29 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
                 _ = timer => tracing::info!("--for elapsed"),
             }
         };
-        collector::run::run(config, Default::default(), shutdown).await
+        let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP");
+                        // A reload already queued covers this one too.
+                        let _ = reload_tx.try_send(collector::reload::ReloadRequest { reply: None });
+                    }
+                });
+            }
+            Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP; reload needs a restart"),
+        }
+        collector::run::serve(config, Default::default(), shutdown, reloads).await
     })?;
     println!("{summary}");
+    Ok(())
+}
+
+fn reload(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let pid = collector::reload::signal_running(&config.data_dir)?;
+    eprintln!("{} is valid; asked the collector (pid {pid}) to reload it: its log says what changed", path.display());
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Wires a validated config into running tasks: one poller per device, one link per address, the
 //! sink, and an orderly shutdown that flushes what was read.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,12 +15,13 @@ use crate::clock::ClockTrust;
 use crate::config::Config;
 use crate::dead_letter::DeadLetters;
 use crate::journal::{self, Journal};
-use crate::line::link::Link;
-use crate::modbus::poller::{DevicePoller, PollerShared, SharedLink};
+use crate::modbus::poller::PollerShared;
 use crate::normalise::Identity;
+use crate::reload::{restart_needed, PidFile, ReloadError, ReloadRequest};
 use crate::sink::driver::{self, Batching};
 use crate::sink::influxdb::InfluxSink;
 use crate::sink::parquet::ParquetSink;
+use crate::sources::{Changes, Env, Sources};
 use crate::stats::{Stats, Summary};
 use crate::supervise::Supervisor;
 
@@ -31,6 +31,13 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Polls every device of `config` into the store until `shutdown` completes, then writes what is
 /// buffered and returns the counters (which `stats` shows live meanwhile).
 pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
+    // Nobody sends: the sender is dropped at once, and the receiver then waits forever.
+    let (_, reloads) = mpsc::channel(1);
+    serve(config, stats, shutdown, reloads).await
+}
+
+/// [`run`], reloading the config file whenever `reloads` asks ([`crate::reload`]).
+pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>, mut reloads: mpsc::Receiver<ReloadRequest>) -> anyhow::Result<Summary> {
     let store_dir = config.store_dir();
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
@@ -89,74 +96,22 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         warn!("the system clock is not synchronised (no NTP, chrony or timesyncd sync): readings are stored as clock_unsynced until it is; set [clock] trusted = true if its time is right");
     }
     let shared = PollerShared { identity: identity.clone(), stats: Arc::clone(&stats), out: tx.clone(), journal_full: Arc::clone(&journal_full), trust: Arc::clone(&trust) };
-    let mut links: BTreeMap<_, SharedLink> = BTreeMap::new();
-    let mut devices = 0;
-    for device in config.devices {
-        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
-        info!(
-            device = %device.meter,
-            endpoint = %device.endpoint,
-            unit = device.unit,
-            interval = %device.interval,
-            points = device.map.points.len(),
-            "polling"
-        );
-        let name = format!("the poller of {}", device.meter);
-        let poller = DevicePoller::new(device, link.clone(), shared.clone());
-        let stop = stop_rx.clone();
-        tasks.spawn(name, async move {
-            poller.run(stop).await;
-            Ok(())
-        });
-        devices += 1;
-    }
-    for device in config.dlt645_devices {
-        // Meters of every protocol on one line share its link and take turns on it.
-        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
-        info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, interval = %device.interval, items = device.items.len(), "polling (DL/T 645)");
-        // Settlement totals are the 2007 edition's: a 1997 meter keeps none under its items.
-        if device.backfill && device.items.iter().any(|i| i.edition == crate::dlt645::codec::Edition::V2007) {
-            let backfill = crate::dlt645::backfill::run(device.clone(), link.clone(), shared.clone(), config.data_dir.join("backfill"), stop_rx.clone());
-            tasks.spawn(format!("the backfill of {}", device.meter), async move {
-                backfill.await;
-                Ok(())
-            });
-        }
-        let name = format!("the poller of {}", device.meter);
-        let poller = crate::dlt645::poller::MeterPoller::new(crate::dlt645::poller::Dlt645Meter::new(device), link.clone(), shared.clone());
-        let stop = stop_rx.clone();
-        tasks.spawn(name, async move {
-            poller.run(stop).await;
-            Ok(())
-        });
-        devices += 1;
-    }
-    for device in config.cjt188_devices {
-        let link = links.entry(device.endpoint.clone()).or_insert_with(|| SharedLink::new(Link::new(device.endpoint.clone())));
-        info!(device = %device.meter, endpoint = %device.endpoint, address = %device.address, meter_type = %device.meter_type, interval = %device.interval, "polling (CJ/T 188)");
-        let name = format!("the poller of {}", device.meter);
-        let state = crate::poll::memory::StoredUpTo::new(&config.data_dir.join("backfill"), "cjt188", device.meter.as_str());
-        let poller = crate::cjt188::poller::MeterPoller::new(crate::cjt188::poller::Cjt188Meter::new(device), link.clone(), shared.clone()).with_memory(state);
-        let stop = stop_rx.clone();
-        tasks.spawn(name, async move {
-            poller.run(stop).await;
-            Ok(())
-        });
-        devices += 1;
-    }
-    if let Some((mqtt, credentials)) = config.mqtt {
-        info!(broker = %format!("{}:{}", mqtt.host, mqtt.port), subscriptions = mqtt.subscriptions.len(), "MQTT source");
-        let source = crate::mqtt::source::run(mqtt, credentials, identity.clone(), tx.clone(), dead_letters.clone(), Arc::clone(&stats), Arc::clone(&trust), stop_rx.clone());
-        tasks.spawn("the MQTT source", async move {
-            source.await;
-            Ok(())
-        });
-    }
+    let mut sources = Sources::new(Env {
+        shared: shared.clone(),
+        identity: identity.clone(),
+        out: tx.clone(),
+        dead_letters: dead_letters.clone(),
+        stats: Arc::clone(&stats),
+        trust: Arc::clone(&trust),
+        backfill_dir: config.data_dir.join("backfill"),
+    });
+    sources.start_all(crate::sources::specs(&config), &mut tasks);
+    let (devices, connections) = sources.counts();
     // Kept until shutdown: a collector with no source at all (draining its journal after its
     // meters were removed) must not see its journal writer end at once and exit.
     let idle_sender = tx.clone();
     drop((tx, shared));
-    info!(devices, connections = links.len(), data = %config.data_dir.display(), "collector running");
+    info!(devices, connections, data = %config.data_dir.display(), "collector running");
     if let Some(spec) = &config.health {
         let listener = tokio::net::TcpListener::bind(spec.listen).await.with_context(|| format!("binding the health endpoint to {}", spec.listen))?;
         info!(listen = %listener.local_addr().unwrap_or(spec.listen), "health endpoint: /healthz and /metrics");
@@ -180,13 +135,29 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         });
     }
 
-    let early = tasks.watch(shutdown).await;
+    let _pid = PidFile::create(&config.data_dir);
+    tokio::pin!(shutdown);
+    let mut current = config;
+    let early = loop {
+        tokio::select! {
+            () = &mut shutdown => break None,
+            why = tasks.next_failure() => break Some(why),
+            Some(request) = reloads.recv() => {
+                let outcome = reload(&mut current, &mut sources, &mut tasks).await;
+                if let Some(reply) = request.reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    };
     match &early {
         Some(why) => error!(reason = %why, "a task of the collector ended; stopping the collector so it is restarted"),
         None => info!("shutting down: finishing cycles under way and writing buffered readings"),
     }
+    sources.signal_stop();
     let _ = stop_tx.send(true);
     drop(idle_sender);
+    drop(sources);
     let mut failures: Vec<String> = early.into_iter().collect();
     failures.extend(tasks.join_all().await);
     let j = journal::lock(&journal);
@@ -201,4 +172,29 @@ pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output
         anyhow::bail!("{}", failures.join("; "));
     }
     Ok(summary)
+}
+
+/// Reads `current`'s config file again and brings the sources in line with it, or says why
+/// nothing changed.
+async fn reload(current: &mut Config, sources: &mut Sources, tasks: &mut Supervisor) -> Result<Changes, ReloadError> {
+    let file = current.file.clone();
+    info!(file = %file.display(), "reloading the config");
+    let new = match Config::load(&file) {
+        Ok(new) => new,
+        Err(errors) => {
+            let e = ReloadError::Invalid(errors.to_string());
+            warn!(error = %e, "reload refused");
+            return Err(e);
+        }
+    };
+    let restart = restart_needed(current, &new);
+    if !restart.is_empty() {
+        let e = ReloadError::NeedsRestart(restart);
+        warn!(error = %e, "reload refused");
+        return Err(e);
+    }
+    let changes = sources.apply(crate::sources::specs(&new), tasks).await;
+    info!(%changes, "config reloaded");
+    *current = new;
+    Ok(changes)
 }

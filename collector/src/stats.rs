@@ -102,6 +102,11 @@ impl Stats {
         counters_of(&mut map, device, f);
     }
 
+    /// Forgets a device a reload removed: its counters leave the metrics and the health check.
+    pub fn remove_device(&self, device: &str) {
+        self.devices.lock().unwrap_or_else(|p| p.into_inner()).remove(device);
+    }
+
     /// Applies `f` to the counters of sink `name`.
     pub fn sink(&self, name: &str, f: impl FnOnce(&mut SinkCounters)) {
         let mut map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,36 +1,64 @@
 //! Every long-running task of the collector, watched. A task that ends before shutdown, fails or
 //! panics stops the whole collector with an error, so the process exits non-zero and systemd or
-//! Docker restarts it: a dead sink or poller must not hide behind a live process.
+//! Docker restarts it: a dead sink or poller must not hide behind a live process. A task a
+//! reload stops on purpose is retired first: its end is then expected.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-use tokio::task::{Id, JoinError, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinError, JoinSet};
 
 /// The tasks of one run, by name.
 #[derive(Default)]
 pub struct Supervisor {
     set: JoinSet<anyhow::Result<()>>,
     names: HashMap<Id, String>,
+    /// Tasks being stopped on purpose: their normal end is no failure.
+    retired: HashSet<Id>,
 }
 
 impl Supervisor {
     /// Starts `task` under `name` (used in the error that reports it).
-    pub fn spawn(&mut self, name: impl Into<String>, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+    pub fn spawn(&mut self, name: impl Into<String>, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> AbortHandle {
         let handle = self.set.spawn(task);
         self.names.insert(handle.id(), name.into());
+        handle
     }
 
-    /// Waits for `shutdown`, or for the first task to end, whichever comes first; in the second
-    /// case returns why that task's end is a failure.
-    pub async fn watch(&mut self, shutdown: impl Future<Output = ()>) -> Option<String> {
-        if self.set.is_empty() {
-            shutdown.await;
-            return None;
+    /// Marks task `id` as stopping on purpose: when it returns, that is expected.
+    pub fn retire(&mut self, id: Id) {
+        self.retired.insert(id);
+    }
+
+    /// Waits for the first task to end that was not retired, and returns why its end is a
+    /// failure; a task that is retired and returns normally is forgotten. Never returns while
+    /// no task runs. Cancel-safe: it may be raced against other events.
+    pub async fn next_failure(&mut self) -> String {
+        loop {
+            let Some(ended) = self.set.join_next_with_id().await else {
+                return std::future::pending().await;
+            };
+            let id = match &ended {
+                Ok((id, _)) => *id,
+                Err(join) => join.id(),
+            };
+            let retired = self.retired.remove(&id);
+            let described = self.describe(ended);
+            self.names.remove(&id);
+            match described {
+                Err(_) if retired => continue,
+                Err(name) => return format!("{name} stopped on its own"),
+                Ok(failure) => return failure,
+            }
         }
+    }
+
+    /// Waits for `shutdown`, or for the first task to end that was not retired, whichever comes
+    /// first; in the second case returns why that task's end is a failure.
+    pub async fn watch(&mut self, shutdown: impl Future<Output = ()>) -> Option<String> {
         tokio::select! {
             () = shutdown => None,
-            Some(ended) = self.set.join_next_with_id() => Some(self.describe(ended).unwrap_or_else(|name| format!("{name} stopped on its own"))),
+            why = self.next_failure() => Some(why),
         }
     }
 
@@ -104,5 +132,20 @@ mod tests {
         });
         assert_eq!(tasks.watch(std::future::ready(())).await, None);
         assert!(tasks.join_all().await.is_empty(), "a task that ends after shutdown is no failure");
+    }
+
+    #[tokio::test]
+    async fn a_retired_task_may_end_and_a_retired_task_that_fails_still_counts() {
+        let mut tasks = Supervisor::default();
+        let quiet = tasks.spawn("poller m1", async { Ok(()) });
+        tasks.retire(quiet.id());
+        let loud = tasks.spawn("poller m2", async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(anyhow::anyhow!("port gone"))
+        });
+        tasks.retire(loud.id());
+        tasks.spawn("sink", std::future::pending());
+        assert_eq!(tasks.next_failure().await, "poller m2 failed: port gone");
+        tasks.set.abort_all();
     }
 }
