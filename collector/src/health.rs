@@ -79,8 +79,9 @@ pub struct Health {
     pub trust: Arc<crate::clock::ClockTrust>,
 }
 
-/// Serves requests on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, health: Arc<Health>, mut shutdown: watch::Receiver<bool>) {
+/// Serves requests on `listener` until `shutdown` turns true; paths other than `/healthz` and
+/// `/metrics` go to `pages` when given (the console).
+pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axum::Router>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut accept_backoff = Duration::from_millis(10);
     loop {
@@ -107,10 +108,24 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, mut shutdown: wat
             continue;
         };
         let health = Arc::clone(&health);
+        let pages = pages.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|request| {
+            let service = hyper::service::service_fn(|request: Request<Incoming>| {
                 let health = Arc::clone(&health);
-                async move { Ok::<_, Infallible>(answer(&request, &health)) }
+                let pages = pages.clone();
+                async move {
+                    let path = request.uri().path();
+                    match pages {
+                        Some(mut router) if path != "/healthz" && path != "/metrics" => {
+                            use tower_service::Service as _;
+                            match router.call(request.map(axum::body::Body::new)).await {
+                                Ok(response) => Ok::<_, Infallible>(response),
+                                Err(never) => match never {},
+                            }
+                        }
+                        _ => Ok(answer(&request, &health).map(axum::body::Body::new)),
+                    }
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -363,7 +378,7 @@ mod limits {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (_stop, shutdown) = watch::channel(false);
-        tokio::spawn(serve(listener, Arc::clone(&h), shutdown));
+        tokio::spawn(serve(listener, Arc::clone(&h), None, shutdown));
         let mut idle = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
             idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());

@@ -4,12 +4,14 @@
 pub mod cjt188;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod dead_letter;
 pub mod disk;
 pub mod dlt645;
 pub mod health;
 pub mod journal;
 pub mod line;
+pub mod live;
 pub mod modbus;
 pub mod mqtt;
 pub mod normalise;

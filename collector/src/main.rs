@@ -205,7 +205,7 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP");
                         // A reload already queued covers this one too.
-                        let _ = reload_tx.try_send(collector::reload::ReloadRequest { reply: None });
+                        let _ = reload_tx.try_send(collector::reload::ReloadRequest { text: None, reply: None });
                     }
                 });
             }

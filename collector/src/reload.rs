@@ -22,11 +22,17 @@ pub enum ReloadError {
     /// The config is valid but changes what the running collector cannot take over.
     #[error("nothing was changed: {} can only change with a restart", .0.join(", "))]
     NeedsRestart(Vec<&'static str>),
+    /// The checked text could not be written to the config file.
+    #[error("nothing was changed: cannot write {file}: {cause}")]
+    Write { file: String, cause: String },
 }
 
 /// A request to reload, with where to send the outcome.
 #[derive(Debug)]
 pub struct ReloadRequest {
+    /// A new text for the config file (from the console), written only once it passes the
+    /// check and needs no restart; `None` reloads the file as it is.
+    pub text: Option<String>,
     pub reply: Option<oneshot::Sender<Result<Changes, ReloadError>>>,
 }
 
@@ -53,6 +59,9 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.health != new.health {
         out.push("[health]");
+    }
+    if old.console != new.console {
+        out.push("[console]");
     }
     if old.clock_trusted != new.clock_trusted {
         out.push("[clock]");

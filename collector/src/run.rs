@@ -95,7 +95,8 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
     if !trust.synchronised() {
         warn!("the system clock is not synchronised (no NTP, chrony or timesyncd sync): readings are stored as clock_unsynced until it is; set [clock] trusted = true if its time is right");
     }
-    let shared = PollerShared { identity: identity.clone(), stats: Arc::clone(&stats), out: tx.clone(), journal_full: Arc::clone(&journal_full), trust: Arc::clone(&trust) };
+    let live = Arc::new(crate::live::Live::default());
+    let shared = PollerShared { identity: identity.clone(), stats: Arc::clone(&stats), out: tx.clone(), journal_full: Arc::clone(&journal_full), trust: Arc::clone(&trust), live: Arc::clone(&live) };
     let mut sources = Sources::new(Env {
         shared: shared.clone(),
         identity: identity.clone(),
@@ -112,6 +113,9 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
     let idle_sender = tx.clone();
     drop((tx, shared));
     info!(devices, connections, data = %config.data_dir.display(), "collector running");
+    // The console's reload requests (with the edited text), beside SIGHUP's.
+    let (console_reload, mut console_reloads) = mpsc::channel::<ReloadRequest>(4);
+    let mut shown_config: Option<Arc<StdMutex<Config>>> = None;
     if let Some(spec) = &config.health {
         let listener = tokio::net::TcpListener::bind(spec.listen).await.with_context(|| format!("binding the health endpoint to {}", spec.listen))?;
         info!(listen = %listener.local_addr().unwrap_or(spec.listen), "health endpoint: /healthz and /metrics");
@@ -128,7 +132,19 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
             rejected: Default::default(),
             trust: Arc::clone(&trust),
         });
-        let serve = crate::health::serve(listener, health, stop_rx.clone());
+        let pages = config.console.as_ref().map(|c| {
+            let shown = Arc::new(StdMutex::new(config.clone()));
+            shown_config = Some(Arc::clone(&shown));
+            info!(token = c.token.is_some(), "console on the health endpoint: /");
+            crate::console::router(Arc::new(crate::console::Console {
+                health: Arc::clone(&health),
+                live: Arc::clone(&live),
+                config: shown,
+                token: c.token.clone(),
+                reload: console_reload.clone(),
+            }))
+        });
+        let serve = crate::health::serve(listener, health, pages, stop_rx.clone());
         tasks.spawn("the health endpoint", async move {
             serve.await;
             Ok(())
@@ -142,8 +158,13 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
         tokio::select! {
             () = &mut shutdown => break None,
             why = tasks.next_failure() => break Some(why),
-            Some(request) = reloads.recv() => {
-                let outcome = reload(&mut current, &mut sources, &mut tasks).await;
+            Some(request) = async { tokio::select! { Some(r) = reloads.recv() => Some(r), Some(r) = console_reloads.recv() => Some(r), else => None } } => {
+                let outcome = reload(&mut current, request.text, &mut sources, &mut tasks).await;
+                if outcome.is_ok() {
+                    if let Some(shown) = &shown_config {
+                        *shown.lock().unwrap_or_else(|p| p.into_inner()) = current.clone();
+                    }
+                }
                 if let Some(reply) = request.reply {
                     let _ = reply.send(outcome);
                 }
@@ -174,12 +195,16 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
     Ok(summary)
 }
 
-/// Reads `current`'s config file again and brings the sources in line with it, or says why
-/// nothing changed.
-async fn reload(current: &mut Config, sources: &mut Sources, tasks: &mut Supervisor) -> Result<Changes, ReloadError> {
+/// Reads `current`'s config file again (or takes `text` for it, written once it is accepted)
+/// and brings the sources in line with it, or says why nothing changed.
+async fn reload(current: &mut Config, text: Option<String>, sources: &mut Sources, tasks: &mut Supervisor) -> Result<Changes, ReloadError> {
     let file = current.file.clone();
-    info!(file = %file.display(), "reloading the config");
-    let new = match Config::load(&file) {
+    info!(file = %file.display(), from_console = text.is_some(), "reloading the config");
+    let parsed = match &text {
+        Some(t) => Config::parse(&file, t),
+        None => Config::load(&file),
+    };
+    let new = match parsed {
         Ok(new) => new,
         Err(errors) => {
             let e = ReloadError::Invalid(errors.to_string());
@@ -193,8 +218,23 @@ async fn reload(current: &mut Config, sources: &mut Sources, tasks: &mut Supervi
         warn!(error = %e, "reload refused");
         return Err(e);
     }
+    if let Some(t) = &text {
+        if let Err(cause) = write_atomically(&file, t) {
+            let e = ReloadError::Write { file: file.display().to_string(), cause: cause.to_string() };
+            warn!(error = %e, "reload refused");
+            return Err(e);
+        }
+    }
     let changes = sources.apply(crate::sources::specs(&new), tasks).await;
     info!(%changes, "config reloaded");
     *current = new;
     Ok(changes)
+}
+
+/// Replaces `path` with `text` so that a crash leaves the old file or the new one, never half.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, text)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

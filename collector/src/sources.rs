@@ -156,6 +156,7 @@ impl Sources {
         for key in &changes.removed {
             if let Some(device) = key.split_once(':').map(|(_, d)| d) {
                 self.env.stats.remove_device(device);
+                self.env.shared.live.remove(device);
             }
         }
         // A line whose settings changed is a new endpoint: the old link (and its port) closes

@@ -39,6 +39,7 @@ struct RawConfig {
     cjt188: crate::cjt188::device::Cjt188Section,
     mqtt: Option<MqttSpec>,
     health: Option<crate::health::HealthSpec>,
+    console: Option<crate::console::ConsoleSpec>,
     #[serde(default)]
     clock: ClockSection,
 }
@@ -238,6 +239,8 @@ pub struct Config {
     pub mqtt: Option<(MqttSpec, Credentials)>,
     /// The health endpoint, when configured.
     pub health: Option<crate::health::HealthSpec>,
+    /// The console's pages on the health endpoint's listener, when configured.
+    pub console: Option<crate::console::ConsoleConfig>,
     /// `[clock] trusted`: readings are good even while the kernel says the clock is not
     /// synchronised.
     pub clock_trusted: bool,
@@ -621,6 +624,17 @@ impl Config {
                 errors.push(ConfigError::new(&file, "health.listen", format!("{} is not a loopback address; the endpoint has no authentication: listen on 127.0.0.1, or set allow_remote = true", h.listen)));
             }
         }
+        let console = raw.console.as_ref().and_then(|c| {
+            let Some(h) = &raw.health else {
+                errors.push(ConfigError::new(&file, "console", "is served on the [health] listener; add [health] with listen = \"127.0.0.1:9464\""));
+                return None;
+            };
+            let token = read_secret(&file, "console.token", &c.token_env, &c.token_file, base, &mut errors);
+            if token.is_none() && c.token_env.is_none() && c.token_file.is_none() && !h.listen.ip().is_loopback() {
+                errors.push(ConfigError::new(&file, "console", format!("health.listen {} is not a loopback address: the console then needs token_env or token_file (it can change the config)", h.listen)));
+            }
+            Some(crate::console::ConsoleConfig { spec: c.clone(), token })
+        });
         errors.extend(profile_errors);
         errors.extend(credential_errors);
         let influxdb = match raw.sinks.influxdb.as_ref().map(|spec| spec.validate(&file, base)) {
@@ -648,6 +662,7 @@ impl Config {
             cjt188_devices,
             mqtt: raw.mqtt.map(|m| (m, mqtt_credentials)),
             health: raw.health,
+            console,
             clock_trusted: raw.clock.trusted,
         })
     }

@@ -37,6 +37,7 @@ pub struct DevicePoller {
     /// Up while the journal takes nothing: slots are skipped, nothing is polled.
     journal_full: Arc<AtomicBool>,
     trust: Arc<ClockTrust>,
+    live: Arc<crate::live::Live>,
     clock: Arc<dyn WallClock>,
     /// Values read alone because a merged read over them was refused with exception 02.
     isolated: HashSet<Target>,
@@ -62,6 +63,7 @@ impl DevicePoller {
             out: shared.out,
             journal_full: shared.journal_full,
             trust: shared.trust,
+            live: shared.live,
             clock,
             isolated: HashSet::new(),
             plans: HashMap::new(),
@@ -99,6 +101,7 @@ impl DevicePoller {
             let took = (self.clock.now_ms() - slot).max(0) as u64;
             self.stats.device(self.device.meter.as_str(), |c| c.cycle_ms_max = c.cycle_ms_max.max(took));
             if !readings.is_empty() {
+                self.live.record(&readings);
                 let n = readings.len();
                 // Waits while the journal is full (block policy): polling pauses until sinks
                 // catch up, unless the collector is shutting down meanwhile.
@@ -262,8 +265,15 @@ impl DevicePoller {
         match result {
             Ok(regs) => {
                 for item in &req.items {
-                    let v = decode(req.slice(item, &regs), item.location.data_type, item.location.order);
+                    let words = req.slice(item, &regs);
+                    let v = decode(words, item.location.data_type, item.location.order);
                     values.insert(item.target, Ok(v));
+                    if let Target::Point(i) = item.target {
+                        if let Some(p) = self.device.map.points.get(i) {
+                            let raw = crate::live::Raw::Registers { words: words.to_vec(), data_type: p.location.data_type, order: p.location.order, scale: p.scale, offset: p.offset };
+                            self.live.raw(self.device.meter.as_str(), &p.quantity.to_string(), raw);
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -364,6 +374,7 @@ mod tests {
             out,
             journal_full: Arc::new(AtomicBool::new(false)),
             trust: Arc::new(ClockTrust::new(true)),
+            live: Default::default(),
         };
         (DevicePoller::new(device, link.clone(), shared), link)
     }

@@ -147,6 +147,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
                 continue;
             }
             let readings = self.cycle(slot).await;
+            self.shared.live.record(&readings);
             if !readings.is_empty() && self.shared.out.send(Append { readings, ack: None }).await.is_err() {
                 break;
             }
@@ -253,7 +254,16 @@ impl<P: MeterProtocol> MeterPoller<P> {
             let answer = link.exchange(bytes, self.protocol.frame_length(), self.protocol.timeout()).await;
             (answer, started.elapsed().as_millis() as u64)
         };
-        let result = result.and_then(|frame| self.protocol.decode(request, &frame));
+        let result = result.and_then(|frame| {
+            let decoded = self.protocol.decode(request, &frame);
+            if decoded.is_ok() {
+                for i in self.protocol.outputs_of(request) {
+                    let quantity = self.protocol.outputs()[i].quantity.to_string();
+                    self.shared.live.raw(self.protocol.meter().as_str(), &quantity, crate::live::Raw::Frame(frame.clone()));
+                }
+            }
+            decoded
+        });
         self.shared.stats.device(self.protocol.meter().as_str(), |c| {
             c.requests += 1;
             c.record_latency(ms);

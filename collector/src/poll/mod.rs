@@ -42,5 +42,7 @@ pub struct PollerShared {
     pub journal_full: Arc<AtomicBool>,
     /// Whether the clock that stamps the slots is synchronised.
     pub trust: Arc<ClockTrust>,
+    /// The latest values and their raw bytes, for the console.
+    pub live: Arc<crate::live::Live>,
 }
 
