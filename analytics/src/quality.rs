@@ -126,7 +126,8 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         area_meters: u32,
     }
     let mut flows: BTreeMap<(String, String, Medium), Flows> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.quantity != "active_energy_export") {
+    // What an enterprise supplies out is not a flow its sub-meters should explain.
+    for r in rows.iter().filter(|r| r.quantity != "active_energy_export" && r.co2_line != crate::carbon::Co2Line::Exports) {
         let f = flows.entry((r.enterprise.clone(), r.period.clone(), r.medium)).or_default();
         match r.role {
             MeterRole::Boundary => {
@@ -137,7 +138,7 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
                 f.area += r.consumption;
                 f.area_meters += 1;
             }
-            MeterRole::Device => {}
+            MeterRole::Device | MeterRole::Generation | MeterRole::SelfUse => {}
         }
     }
     let mut out = Vec::new();
