@@ -17,7 +17,7 @@ use readings::config_file::ConfigErrors;
 use readings::EnterpriseId;
 
 pub use coefficients::{Coefficients, ElectricityMethod};
-pub use enterprises::{Enterprise, GridRegion};
+pub use enterprises::{Enterprise, GridRegion, Practices};
 pub use green::{GreenKind, GreenRow};
 pub use meters::{Direction, MeterInfo, MeterRole, Register, Renewable};
 pub use process::{ProcessFactors, ProcessRow};
