@@ -108,7 +108,7 @@ pub fn frame(reference: &Reference, kind: PeriodKind, from: NaiveDate, to: Naive
             };
             enterprise.push(id.to_string());
             period.push(p.to_string());
-            method_col.push(group_method.map_or("none".to_owned(), |g| format!("{:?}", g.method).to_lowercase()));
+            method_col.push(group_method.map_or("none", |g| g.method.as_str()));
             evidence.push(how.join("; "));
             missing.push(without.join(" "));
             nf_method.push(non_fossil.as_str());

@@ -187,7 +187,7 @@ fn check(config_path: &Path) -> anyhow::Result<()> {
     if !p.file.is_empty() {
         println!("process emissions ({}): {} activity rows", p.file, reference.process.len());
         for g in &p.groups {
-            println!("  {:<16} {:?}  {}{}", g.product_group, g.method, g.source, mark(g.check));
+            println!("  {:<16} {:<10}  {}{}", g.product_group, g.method.as_str(), g.source, mark(g.check));
         }
         if let Some(k) = &p.clinker {
             println!("  clinker: {} tCO2/t CaO, {} tCO2/t MgO ({}); default {} tCO2/t clinker ({}){}", k.t_co2_per_t_cao, k.t_co2_per_t_mgo, k.source, k.default_t_co2_per_t_clinker, k.default_source, mark(k.check));

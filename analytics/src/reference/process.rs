@@ -27,6 +27,16 @@ pub enum ProcessMethod {
     Carbonates,
 }
 
+impl ProcessMethod {
+    /// The spelling used in files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessMethod::Clinker => "clinker",
+            ProcessMethod::Carbonates => "carbonates",
+        }
+    }
+}
+
 /// A carbonate raw material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -273,7 +283,7 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>, facto
                 return;
             }
             Some(g) if g.method != material.method() => {
-                row.problem("material", format!("{material} does not belong to the {:?} method of product group {:?}", g.method, ent.product_group));
+                row.problem("material", format!("{material} does not belong to the {} method of product group {:?}", g.method.as_str(), ent.product_group));
                 return;
             }
             Some(_) => {}

@@ -200,7 +200,7 @@ fn method(input: &ReportInput) -> String {
     }
     let p = &input.reference.process_factors;
     for g in &p.groups {
-        let _ = write!(b, "<tr><td>process CO2, {}</td><td>{:?} method</td><td>{}{}</td></tr>", esc(&g.product_group), g.method, esc(&g.source), if g.check { " [check]" } else { "" });
+        let _ = write!(b, "<tr><td>process CO2, {}</td><td>{} method</td><td>{}{}</td></tr>", esc(&g.product_group), g.method.as_str(), esc(&g.source), if g.check { " [check]" } else { "" });
     }
     if let Some(k) = &p.clinker {
         let mark = if k.check { " [check]" } else { "" };
