@@ -10,10 +10,12 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use readings::{EnterpriseId, Medium, MeterId, Quality, SiteId, Unit};
 
+use crate::carbon::{Co2Line, TOTAL_LINES};
+use crate::config::NonFossilMethod;
 use crate::consumption::{counter_series, CounterLimits, PeriodUse};
 use crate::load::CounterReadings;
 use crate::period::{Period, PeriodKind};
-use crate::reference::{ElectricityMethod, MeterRole, Reference};
+use crate::reference::{Direction, ElectricityMethod, MeterRole, Reference};
 
 /// What the accounts are computed for.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,8 @@ pub struct AccountsSpec {
     pub to: NaiveDate,
     pub method: ElectricityMethod,
     pub gap_h: f64,
+    /// What the non-fossil share counts.
+    pub non_fossil: NonFossilMethod,
 }
 
 /// One counter over one period: the evidence behind every account figure.
@@ -31,6 +35,8 @@ pub struct AccountsSpec {
 pub struct MeterPeriod {
     pub enterprise: String,
     pub period: String,
+    /// The period's first local day (the edition of a standard in force is chosen by it).
+    pub period_start: NaiveDate,
     /// The site the meter is at: meters of two sites may share a name.
     pub site: String,
     pub meter: String,
@@ -50,7 +56,12 @@ pub struct MeterPeriod {
     pub kgce_per_unit: Option<f64>,
     pub tce: f64,
     pub kg_co2_per_unit: Option<f64>,
+    /// In the total: fuels, purchased electricity and heat, exports (negative), measured CO2.
     pub co2_t: f64,
+    /// The emission line the CO2 belongs to.
+    pub co2_line: Co2Line,
+    /// Biomass CO2, reported apart and not in `co2_t`.
+    pub biomass_co2_t: f64,
     /// Where the coefficients came from, and any fallback.
     pub sources: String,
 }
@@ -113,11 +124,16 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
             notes.push(unregistered(c, reference));
             continue;
         };
-        // One counter per meter is accounted (and exported electricity is netted off).
-        let exported = c.medium == Medium::Electricity && c.quantity == "active_energy_export";
-        if c.quantity != info.counter.as_str() && !exported {
+        // One counter per meter is accounted (and exported electricity is netted off); an export
+        // meter's own counter is what it supplies out.
+        let export_register = c.medium == Medium::Electricity && c.quantity == "active_energy_export" && info.direction == Direction::Import;
+        if c.quantity != info.counter.as_str() && !export_register {
             continue;
         }
+        let exported = export_register || info.direction == Direction::Export;
+        // On-site renewable electricity emits nothing; its use counts towards the non-fossil share.
+        let onsite = matches!(info.role, MeterRole::Generation | MeterRole::SelfUse);
+        let line = if onsite { Co2Line::None } else { Co2Line::of(c.medium, exported) };
         if c.medium != info.medium {
             notes.push(format!("meter {} of {} stores {} readings but the register says {}; left out", c.meter, c.enterprise, c.medium, info.medium));
             continue;
@@ -156,6 +172,7 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                 None
             };
             let co2 = match c.medium {
+                _ if onsite => None,
                 Medium::Electricity => match reference.coefficients.grid(ent.grid_region, year) {
                     Ok(f) => {
                         sources.push(format!("CO2: {}", f.row.source));
@@ -172,6 +189,35 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                     Ok(f) => Some(1000.0 * f),
                     Err(_) => {
                         missing.push(format!("meter {} measures CO2 in {unit}, not a mass", c.meter));
+                        None
+                    }
+                },
+                Medium::Heat | Medium::Steam => match reference.coefficients.heat(c.medium, unit) {
+                    Some(Ok(f)) => {
+                        sources.push(format!("CO2: {}", f.row.source));
+                        Some(f.per_canonical)
+                    }
+                    // Steam counted by mass has no heat factor: its enthalpy is not known here.
+                    Some(Err(e)) => {
+                        sources.push(format!("CO2: none ({e})"));
+                        None
+                    }
+                    None => {
+                        sources.push(format!("CO2: none for {} (no [[heat]] factor in {})", c.medium, reference.coefficients.emission_file));
+                        None
+                    }
+                },
+                Medium::Biomass => match reference.coefficients.biomass(c.medium, unit) {
+                    Some(Ok(f)) => {
+                        sources.push(format!("CO2 (biomass, memo): {}", f.row.source));
+                        Some(f.per_canonical)
+                    }
+                    Some(Err(e)) => {
+                        missing.push(e);
+                        None
+                    }
+                    None => {
+                        missing.push(format!("no [[biomass]] CO2 factor for biomass in {}", reference.coefficients.emission_file));
                         None
                     }
                 },
@@ -196,9 +242,12 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                     }
                 },
             };
+            let co2_all = co2.map_or(0.0, |k| consumption * k / 1000.0);
+            let biomass = line == Co2Line::BiomassMemo;
             out.push(MeterPeriod {
                 enterprise: c.enterprise.clone(),
                 period: period.to_string(),
+                period_start: period.start,
                 site: c.site.clone(),
                 meter: c.meter.clone(),
                 medium: c.medium,
@@ -212,7 +261,9 @@ pub fn meter_periods(counters: &[CounterReadings], reference: &Reference, spec: 
                 kgce_per_unit: kgce,
                 tce: kgce.map_or(0.0, |k| consumption * k / 1000.0),
                 kg_co2_per_unit: co2,
-                co2_t: co2.map_or(0.0, |k| consumption * k / 1000.0),
+                co2_t: if biomass { 0.0 } else { co2_all },
+                co2_line: line,
+                biomass_co2_t: if biomass { co2_all } else { 0.0 },
                 sources: sources.join("; "),
             });
         }
@@ -261,6 +312,8 @@ pub fn meter_frame(rows: &[MeterPeriod]) -> PolarsResult<DataFrame> {
         "tce" => f(&|r| r.tce),
         "kg_co2_per_unit" => rows.iter().map(|r| r.kg_co2_per_unit).collect::<Vec<Option<f64>>>(),
         "co2_t" => f(&|r| r.co2_t),
+        "co2_line" => s(&|r| r.co2_line.as_str().to_owned()),
+        "biomass_co2_t" => f(&|r| r.biomass_co2_t),
         "sources" => s(&|r| r.sources.clone()),
         "has_data" => rows.iter().map(MeterPeriod::has_data).collect::<Vec<bool>>(),
     )
@@ -315,8 +368,10 @@ pub fn production_frame(reference: &Reference, kind: PeriodKind, from: NaiveDate
     )
 }
 
-/// The accounts and intensity indicators per enterprise and period.
-pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Reference) -> PolarsResult<DataFrame> {
+/// The accounts and intensity indicators per enterprise and period, with CO2 by emission line
+/// (docs/carbon.md) and the non-fossil share; `carbon` is [`crate::carbon::frame`] of the same
+/// periods.
+pub fn accounts(meters: &DataFrame, production: &DataFrame, carbon: &DataFrame, reference: &Reference) -> PolarsResult<DataFrame> {
     let boundary = col("role").eq(lit("boundary"));
     let names = df!(
         "enterprise" => reference.enterprises.keys().map(|k| k.to_string()).collect::<Vec<_>>(),
@@ -324,15 +379,23 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
         "product_group" => reference.enterprises.values().map(|e| e.product_group.clone()).collect::<Vec<_>>(),
     )?;
     let per_unit = |num: Expr, den: &str| when(col(den).gt(lit(0.0))).then(num / col(den)).otherwise(lit(NULL).cast(DataType::Float64));
+    let line = |l: Co2Line| boundary.clone().and(col("co2_line").eq(lit(l.as_str())));
     // A sum over no counter with data is unknown, not zero: a plant whose water meter is silent
     // must not rank best for water.
     let energy = Medium::ALL.iter().filter(|m| !is_energy(**m)).fold(boundary.clone(), |acc, m| acc.and(col("medium").neq(lit(m.as_str()))));
-    let sums = [
+    let mut sums = vec![
         ("energy_tce", "tce", energy),
         ("electricity_net_kwh", "consumption", boundary.clone().and(col("medium").eq(lit("electricity")))),
         ("water_m3", "consumption", boundary.clone().and(col("medium").eq(lit("water")))),
-        ("co2_t", "co2_t", boundary.clone()),
+        ("co2_metered_t", "co2_t", boundary.clone()),
+        ("co2_biomass_memo_t", "biomass_co2_t", line(Co2Line::BiomassMemo)),
+        ("grid_electricity_kwh", "consumption", line(Co2Line::PurchasedElectricity)),
+        ("onsite_generation_kwh", "consumption", col("role").eq(lit("generation"))),
+        ("onsite_self_use_kwh", "consumption", col("role").eq(lit("self_use"))),
     ];
+    for (l, name) in TOTAL_LINES {
+        sums.push((name, "co2_t", line(l)));
+    }
     let mut aggs = Vec::new();
     let mut known = Vec::new();
     for (name, value, cond) in sums {
@@ -340,6 +403,12 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
         aggs.push(col("has_data").filter(cond).cast(DataType::UInt32).sum().alias(format!("{name}_counters")));
         known.push(when(col(format!("{name}_counters")).gt(lit(0))).then(col(name)).otherwise(lit(NULL).cast(DataType::Float64)).alias(name));
     }
+    // Energy that counts as non-fossil, tce: on-site renewable electricity used, biomass burnt.
+    aggs.push(col("tce").filter(col("role").eq(lit("self_use"))).sum().alias("self_use_tce"));
+    aggs.push(col("tce").filter(boundary.clone().and(col("medium").eq(lit("biomass")))).sum().alias("biomass_tce"));
+    let zero = |name: &str| col(name).fill_null(lit(0.0));
+    // Green electricity counts up to the grid electricity bought in the period, never more.
+    let green_counted = when(zero("green_kwh").lt(zero("grid_electricity_kwh"))).then(zero("green_kwh")).otherwise(zero("grid_electricity_kwh"));
     meters
         .clone()
         .lazy()
@@ -348,12 +417,28 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
         .with_columns(known)
         .join(names.lazy(), [col("enterprise")], [col("enterprise")], JoinArgs::new(JoinType::Left))
         .join(production.clone().lazy(), [col("enterprise"), col("period")], [col("enterprise"), col("period")], JoinArgs::new(JoinType::Left))
+        .join(carbon.clone().lazy(), [col("enterprise"), col("period")], [col("enterprise"), col("period")], JoinArgs::new(JoinType::Left))
+        .with_columns([
+            // The total (GB/T 32150-2015): combustion + process + purchased electricity and heat
+            // - exports (+ CO2 measured directly); biomass stays outside. Unknown while no
+            // counter had data.
+            when(col("co2_metered_t").is_null()).then(lit(NULL).cast(DataType::Float64)).otherwise(col("co2_metered_t") + zero("co2_process_t")).alias("co2_t"),
+            green_counted.clone().alias("green_kwh_counted"),
+            (zero("self_use_tce")
+                + zero("biomass_tce")
+                + green_counted.clone() * zero("electricity_kgce_per_kwh") / lit(1000.0)
+                + (zero("grid_electricity_kwh") - green_counted) * zero("grid_non_fossil_share") * zero("electricity_kgce_per_kwh") / lit(1000.0))
+            .alias("non_fossil_tce"),
+            (col("energy_tce") + zero("self_use_tce")).alias("energy_use_tce"),
+        ])
         .with_columns([
             per_unit(col("energy_tce") * lit(1000.0), "production").alias("kgce_per_unit"),
             per_unit(col("energy_tce"), "output_value_10k_cny").alias("tce_per_10k_cny"),
             per_unit(col("water_m3"), "production").alias("water_m3_per_unit"),
             per_unit(col("co2_t"), "production").alias("co2_t_per_unit"),
+            per_unit(col("co2_process_t"), "production").alias("co2_process_t_per_unit"),
             per_unit(col("co2_t"), "output_value_10k_cny").alias("co2_t_per_10k_cny"),
+            per_unit(col("non_fossil_tce"), "energy_use_tce").alias("non_fossil_share"),
         ])
         .select([
             col("enterprise"),
@@ -364,6 +449,16 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
             col("electricity_net_kwh"),
             col("water_m3"),
             col("co2_t"),
+            col("co2_combustion_t"),
+            col("co2_process_t"),
+            col("co2_purchased_electricity_t"),
+            col("co2_purchased_heat_t"),
+            col("co2_exports_t"),
+            col("co2_measured_t"),
+            col("co2_biomass_memo_t"),
+            col("process_method"),
+            col("process_months_missing"),
+            col("process_evidence"),
             col("production"),
             col("product_unit"),
             col("output_value_10k_cny"),
@@ -371,7 +466,17 @@ pub fn accounts(meters: &DataFrame, production: &DataFrame, reference: &Referenc
             col("tce_per_10k_cny"),
             col("water_m3_per_unit"),
             col("co2_t_per_unit"),
+            col("co2_process_t_per_unit"),
             col("co2_t_per_10k_cny"),
+            col("grid_electricity_kwh"),
+            col("onsite_generation_kwh"),
+            col("onsite_self_use_kwh"),
+            col("green_kwh"),
+            col("green_kwh_counted"),
+            col("energy_use_tce"),
+            col("non_fossil_tce"),
+            col("non_fossil_share"),
+            col("non_fossil_method"),
         ])
         .sort(["enterprise", "period"], SortMultipleOptions::default())
         .collect()
@@ -397,7 +502,8 @@ impl Tables {
         let meters = meter_frame(&rows)?;
         let media = by_medium(&meters)?;
         let production = production_frame(reference, spec.kind, spec.from, spec.to)?;
-        let accounts = accounts(&meters, &production, reference)?;
+        let carbon = crate::carbon::frame(reference, spec.kind, spec.from, spec.to, spec.method, spec.non_fossil)?;
+        let accounts = accounts(&meters, &production, &carbon, reference)?;
         let finding_list = crate::quality::findings(&rows, reference, &reference.quality);
         let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &finding_list, &reference.quality)?;
         let findings = crate::quality::findings_frame(&finding_list)?;

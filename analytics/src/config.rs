@@ -9,6 +9,30 @@ use serde::Deserialize;
 
 use crate::reference::ElectricityMethod;
 
+/// What counts as non-fossil energy in the non-fossil share (docs/carbon.md, "Non-fossil
+/// share"): sources differ on whether grid electricity brings its grid's non-fossil share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFossilMethod {
+    /// On-site renewable electricity used, green certificates and green power bought, biomass:
+    /// only what the enterprise itself can evidence (the default).
+    #[default]
+    OwnAndGreen,
+    /// As `own_and_green`, plus the grid's non-fossil share of the rest of the grid electricity
+    /// bought (a year's row in `[[grid_non_fossil]]` of the emission factors).
+    WithGridShare,
+}
+
+impl NonFossilMethod {
+    /// The spelling used in files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NonFossilMethod::OwnAndGreen => "own_and_green",
+            NonFossilMethod::WithGridShare => "with_grid_share",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -29,6 +53,9 @@ struct RawReference {
     emission_factors: PathBuf,
     data_quality: PathBuf,
     leaders: Option<PathBuf>,
+    process_emissions: Option<PathBuf>,
+    process_inputs: Option<PathBuf>,
+    green_electricity: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,11 +73,13 @@ struct RawAccounts {
     utc_offset: String,
     #[serde(default = "default_gap_minutes")]
     gap_minutes: f64,
+    #[serde(default)]
+    non_fossil_method: NonFossilMethod,
 }
 
 impl Default for RawAccounts {
     fn default() -> Self {
-        Self { electricity_method: default_method(), utc_offset: default_offset(), gap_minutes: default_gap_minutes() }
+        Self { electricity_method: default_method(), utc_offset: default_offset(), gap_minutes: default_gap_minutes(), non_fossil_method: NonFossilMethod::default() }
     }
 }
 
@@ -75,6 +104,14 @@ pub struct AnalyticsConfig {
     pub data_quality: PathBuf,
     /// The directory of leader rules (one file per product group), if the config names one.
     pub leaders: Option<PathBuf>,
+    /// Process-emission methods and factors per product group (docs/carbon.md).
+    pub process_emissions: Option<PathBuf>,
+    /// Clinker output and composition, carbonate raw materials, per enterprise and month.
+    pub process_inputs: Option<PathBuf>,
+    /// Green electricity certificates and green power bought.
+    pub green_electricity: Option<PathBuf>,
+    /// How the non-fossil share of energy is counted.
+    pub non_fossil_method: NonFossilMethod,
     /// The Parquet store's root, if the config names one (the command line may instead).
     pub parquet_store: Option<PathBuf>,
     pub electricity_method: ElectricityMethod,
@@ -115,6 +152,10 @@ impl AnalyticsConfig {
             emission_factors: base.join(r.emission_factors),
             data_quality: base.join(r.data_quality),
             leaders: r.leaders.map(|p| base.join(p)),
+            process_emissions: r.process_emissions.map(|p| base.join(p)),
+            process_inputs: r.process_inputs.map(|p| base.join(p)),
+            green_electricity: r.green_electricity.map(|p| base.join(p)),
+            non_fossil_method: raw.accounts.non_fossil_method,
             parquet_store: raw.store.parquet.map(|p| base.join(p)),
             electricity_method: raw.accounts.electricity_method,
             utc_offset,

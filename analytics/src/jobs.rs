@@ -46,7 +46,7 @@ impl Job {
         let config = AnalyticsConfig::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
         let reference = Reference::load(&config).map_err(|e| anyhow::anyhow!("{e}\n{} problem(s) in the reference data", e.0.len()))?;
         info!(enterprises = reference.enterprises.len(), meters = reference.meters.len(), production_rows = reference.production.len(), "reference data loaded");
-        let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours };
+        let spec = AccountsSpec { kind, from, to, method: method.unwrap_or(config.electricity_method), gap_h: config.gap_hours, non_fossil: config.non_fossil_method };
         let periods = Period::covering(kind, from, to);
         let margin = chrono::Duration::hours((config.gap_hours * 4.0).ceil() as i64 + 24);
         let mut offsets: Vec<FixedOffset> = reference.enterprises.values().filter(|e| enterprises.is_empty() || enterprises.iter().any(|x| x == e.id.as_str())).map(|e| e.utc_offset).collect();

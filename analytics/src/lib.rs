@@ -3,6 +3,7 @@
 //! carbon accounts, intensity indicators and data-quality evidence per enterprise and period.
 
 pub mod accounts;
+pub mod carbon;
 pub mod config;
 pub mod consumption;
 pub mod frame;

@@ -175,9 +175,28 @@ fn check(config_path: &Path) -> anyhow::Result<()> {
     for r in &reference.coefficients.grid {
         println!("  grid {} {:<10} {:>8} kgCO2/kWh  {}{}", r.year, r.region.as_str(), r.kg_co2_per_kwh, r.source, mark(r.check));
     }
-    for r in &reference.coefficients.fuel {
-        println!("  {:<15} {:>8} kgCO2/{:<4} {}{}", r.medium.as_str(), r.kg_co2_per_unit, r.unit.symbol(), r.source, mark(r.check));
+    for (what, rows) in [("fuel", &reference.coefficients.fuel), ("heat", &reference.coefficients.heat), ("biomass (memo)", &reference.coefficients.biomass)] {
+        for r in rows {
+            println!("  {what:<14} {:<12} {:>8} kgCO2/{:<4} {}{}", r.medium.as_str(), r.kg_co2_per_unit, r.unit.symbol(), r.source, mark(r.check));
+        }
     }
+    for r in &reference.coefficients.grid_non_fossil {
+        println!("  grid non-fossil share {} {:>6}  {}{}", r.year, r.share, r.source, mark(r.check));
+    }
+    let p = &reference.process_factors;
+    if !p.file.is_empty() {
+        println!("process emissions ({}): {} activity rows", p.file, reference.process.len());
+        for g in &p.groups {
+            println!("  {:<16} {:<10}  {}{}", g.product_group, g.method.as_str(), g.source, mark(g.check));
+        }
+        if let Some(k) = &p.clinker {
+            println!("  clinker: {} tCO2/t CaO, {} tCO2/t MgO ({}); default {} tCO2/t clinker ({}){}", k.t_co2_per_t_cao, k.t_co2_per_t_mgo, k.source, k.default_t_co2_per_t_clinker, k.default_source, mark(k.check));
+        }
+        for c in &p.carbonates {
+            println!("  {:<10} {} tCO2/t  {}{}", c.material.as_str(), c.t_co2_per_t, c.source, mark(c.check));
+        }
+    }
+    println!("green electricity: {} rows; non-fossil share by {}", reference.green.len(), config.non_fossil_method.as_str());
     let grades: Vec<&str> = reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();
     println!("data quality ({}): {} requirements, grades {}", config.data_quality.display(), reference.quality.requirement.len(), grades.join(", "));
     if let Some(dir) = &config.leaders {

@@ -24,9 +24,22 @@ pub struct Requirement {
     pub area_percent: f64,
     /// The coarsest accuracy class a boundary meter may have.
     pub max_accuracy_class: f64,
+    /// The standard and edition the row comes from (e.g. "GB 17167-2006").
+    pub edition: Option<String>,
+    /// The first day the edition is in force; a period is graded by the row of its medium in
+    /// force on the period's first day (no date: in force from the start).
+    pub applies_from: Option<chrono::NaiveDate>,
     pub source: String,
     #[serde(default)]
     pub check: bool,
+}
+
+impl Requirement {
+    /// The source as findings cite it, with the edition and the check mark.
+    pub fn cited(&self) -> String {
+        let edition = self.edition.as_ref().map_or(String::new(), |e| format!("{e}: "));
+        format!("{edition}{}{}", self.source, if self.check { " [check]" } else { "" })
+    }
 }
 
 /// One grade and the conditions for it; absent conditions always hold.
@@ -65,8 +78,11 @@ impl QualityRules {
             if !(0.0..=100.0).contains(&r.area_percent) {
                 errors.push(ConfigError::new(&file, format!("requirement[{i}].area_percent"), format!("is {}; give a percentage from 0 to 100", r.area_percent)));
             }
-            if rules.requirement[..i].iter().any(|o| o.medium == r.medium) {
-                errors.push(ConfigError::new(&file, format!("requirement[{i}].medium"), format!("{} has a requirement already", r.medium)));
+            if rules.requirement[..i].iter().any(|o| o.medium == r.medium && o.applies_from == r.applies_from) {
+                errors.push(ConfigError::new(&file, format!("requirement[{i}].medium"), format!("{} has a requirement from that date already", r.medium)));
+            }
+            if r.applies_from.is_some() && r.edition.is_none() {
+                errors.push(ConfigError::new(&file, format!("requirement[{i}].edition"), "is missing; a dated requirement names the standard's edition it comes from"));
             }
         }
         match rules.grade.last() {
@@ -89,6 +105,12 @@ impl QualityRules {
         } else {
             Err(errors)
         }
+    }
+
+    /// The requirement for `medium` in force on `day`: the one with the latest `applies_from` on
+    /// or before it.
+    pub fn requirement_on(&self, medium: Medium, day: chrono::NaiveDate) -> Option<&Requirement> {
+        self.requirement.iter().filter(|r| r.medium == medium && r.applies_from.is_none_or(|d| d <= day)).max_by_key(|r| r.applies_from)
     }
 
     /// The first grade whose conditions all hold.
@@ -126,7 +148,10 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         area_meters: u32,
     }
     let mut flows: BTreeMap<(String, String, Medium), Flows> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.quantity != "active_energy_export") {
+    let mut starts: BTreeMap<&str, chrono::NaiveDate> = BTreeMap::new();
+    // What an enterprise supplies out is not a flow its sub-meters should explain.
+    for r in rows.iter().filter(|r| r.quantity != "active_energy_export" && r.co2_line != crate::carbon::Co2Line::Exports) {
+        starts.insert(&r.period, r.period_start);
         let f = flows.entry((r.enterprise.clone(), r.period.clone(), r.medium)).or_default();
         match r.role {
             MeterRole::Boundary => {
@@ -137,14 +162,15 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
                 f.area += r.consumption;
                 f.area_meters += 1;
             }
-            MeterRole::Device => {}
+            MeterRole::Device | MeterRole::Generation | MeterRole::SelfUse => {}
         }
     }
     let mut out = Vec::new();
     for ((enterprise, period, medium), f) in flows {
         let mut add = |finding: String, source: &str| out.push(Finding { enterprise: enterprise.clone(), period: period.clone(), medium, finding, source: source.to_owned() });
         if f.boundary_meters.is_empty() {
-            add(format!("{medium} is sub-metered but has no boundary meter"), "GB 17167-2006 / GB/T 24789-2022: every medium is metered at the enterprise boundary");
+            let edition = starts.get(period.as_str()).and_then(|d| rules.requirement_on(medium, *d)).and_then(|r| r.edition.clone()).unwrap_or_else(|| "GB 17167 / GB/T 24789".to_owned());
+            add(format!("{medium} is sub-metered but has no boundary meter"), &format!("{edition}: every medium is metered at the enterprise boundary"));
             continue;
         }
         let registered = |site: &str, meter: &str| -> Option<&crate::reference::MeterInfo> {
@@ -159,17 +185,20 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
                 );
             }
         }
-        let Some(req) = rules.requirement.iter().find(|r| r.medium == medium) else { continue };
+        // The edition in force on the period's first day grades it.
+        let Some(day) = starts.get(period.as_str()) else { continue };
+        let Some(req) = rules.requirement_on(medium, *day) else { continue };
+        let cited = req.cited();
         if f.boundary > 0.0 && req.area_percent > 0.0 {
             let share = 100.0 * f.area / f.boundary;
             if share < req.area_percent - rules.tolerance_percent {
-                add(format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters, req.area_percent), &req.source);
+                add(format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters, req.area_percent), &cited);
             }
         }
         for (site, meter) in &f.boundary_meters {
             if let Some(info) = registered(site, meter) {
                 if info.accuracy_class > req.max_accuracy_class {
-                    add(format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &req.source);
+                    add(format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &cited);
                 }
             }
         }

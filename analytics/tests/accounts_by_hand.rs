@@ -183,12 +183,13 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
 
     let (from, to) = (NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2023, 3, 1).unwrap());
     let counters = analytics::load::counters_from_parquet(&store, t("2022-12-30T00:00"), t("03-02T00:00"), &[]).unwrap();
-    let spec = AccountsSpec { kind: PeriodKind::Month, from, to, method: ElectricityMethod::Equivalent, gap_h: 1.0 };
+    let spec = AccountsSpec { kind: PeriodKind::Month, from, to, method: ElectricityMethod::Equivalent, gap_h: 1.0, non_fossil: analytics::config::NonFossilMethod::OwnAndGreen };
     let (rows, notes) = accounts::meter_periods(&counters, &reference, spec, &[]).unwrap();
     assert!(notes.is_empty(), "{notes:?}");
     let meters = accounts::meter_frame(&rows).unwrap();
     let production = accounts::production_frame(&reference, PeriodKind::Month, from, to).unwrap();
-    let table = accounts::accounts(&meters, &production, &reference).unwrap();
+    let carbon = analytics::carbon::frame(&reference, PeriodKind::Month, from, to, spec.method, spec.non_fossil).unwrap();
+    let table = accounts::accounts(&meters, &production, &carbon, &reference).unwrap();
     println!("{table}");
 
     let periods: Vec<String> = table.column("period").unwrap().str().unwrap().iter().map(|p| p.unwrap().to_owned()).collect();
@@ -218,7 +219,8 @@ fn a_hand_computed_plant_gives_the_hand_computed_accounts() {
     let quarter = AccountsSpec { kind: PeriodKind::Quarter, ..spec };
     let (q_rows, _) = accounts::meter_periods(&counters, &reference, quarter, &[]).unwrap();
     let q_production = accounts::production_frame(&reference, PeriodKind::Quarter, from, to).unwrap();
-    let q_table = accounts::accounts(&accounts::meter_frame(&q_rows).unwrap(), &q_production, &reference).unwrap();
+    let q_carbon = analytics::carbon::frame(&reference, PeriodKind::Quarter, from, to, spec.method, spec.non_fossil).unwrap();
+    let q_table = accounts::accounts(&accounts::meter_frame(&q_rows).unwrap(), &q_production, &q_carbon, &reference).unwrap();
     assert_eq!(q_table.column("period").unwrap().str().unwrap().get(0), Some("2023-Q1"));
     close(f64_col(&q_table, "energy_tce")[0], 9.26772, 1e-9, "Q1 energy");
     close(f64_col(&q_table, "kgce_per_unit")[0], 4.1189867, 1e-6, "Q1 kgce/t");

@@ -28,6 +28,7 @@
 
 use analytics::leaders::rules::{Better, Gates, Indicator, Programme, ProgrammeRules, Selection};
 use analytics::leaders::{select, Facts, Placement};
+use analytics::reference::Practices;
 
 const GRADES: [&str; 4] = ["A", "B", "C", "D"];
 
@@ -53,6 +54,8 @@ fn facts(e: &str, group: &str, kgce: Option<f64>, production: Option<f64>, co2: 
         meters_past_calibration: 0,
         has_data: true,
         unreported_months: Vec::new(),
+        non_fossil_share: Some(0.25),
+        practices: Practices { energy_management_system: Some(true), measurement_management_system: Some(true), online_monitoring: Some(true), withdrawal_permit: Some(true), water_meters_verified: Some(true) },
     }
 }
 
@@ -65,6 +68,8 @@ fn rules() -> ProgrammeRules {
         advanced_value: Some(80.0),
         benchmark: Some(100.0),
         baseline: Some(117.0),
+        advanced_value_edition: None,
+        benchmark_edition: None,
         source: "test".into(),
         check: false,
         gates: Gates {
@@ -77,6 +82,12 @@ fn rules() -> ProgrammeRules {
             min_water_m3: None,
             meets_advanced_value: false,
             meets_benchmark: false,
+            min_non_fossil_share: None,
+            energy_management_system: false,
+            measurement_management_system: false,
+            online_monitoring: false,
+            withdrawal_permit: false,
+            water_meters_verified: false,
         },
         selection: Selection { top_n: None, top_share: Some(0.4), min_group_size: 3, benchmark_share: 0.2 },
     }
@@ -149,6 +160,12 @@ fn each_gate_failing_alone_excludes_exactly_that_enterprise() {
     strict.gates.meets_advanced_value = true;
     strict.gates.meets_benchmark = true;
     strict.gates.min_water_m3 = Some(10.0);
+    strict.gates.min_non_fossil_share = Some(0.2);
+    strict.gates.energy_management_system = true;
+    strict.gates.measurement_management_system = true;
+    strict.gates.online_monitoring = true;
+    strict.gates.withdrawal_permit = true;
+    strict.gates.water_meters_verified = true;
     let base = || -> Vec<Facts> {
         (1..=5)
             .map(|i| {
@@ -161,7 +178,7 @@ fn each_gate_failing_alone_excludes_exactly_that_enterprise() {
     assert!(select(&strict, "clinker", &base(), &GRADES).assessments.iter().all(|a| a.eligible()), "the base group passes every gate");
 
     type Breaker = fn(&mut Facts);
-    let cases: [(&str, Breaker, &str); 11] = [
+    let cases: [(&str, Breaker, &str); 19] = [
         ("readings", |f| f.has_data = false, "no boundary readings in the window"),
         ("production", |f| f.kgce_per_unit = None, "no kgce_per_unit: production or output value missing or zero, or no readings of its medium"),
         ("unreported production", |f| f.unreported_months = vec!["2025-03".into(), "2025-07".into()], "no production reported for 2025-03 2025-07, month(s) with metered use: no kgce_per_unit over part of the output"),
@@ -173,6 +190,14 @@ fn each_gate_failing_alone_excludes_exactly_that_enterprise() {
         ("water threshold", |f| f.water_m3 = 9.0, "9 m3 withdrawn (10 required)"),
         ("advanced value", |f| f.kgce_per_unit = Some(80.5), "80.5 kgce/t misses the advanced value 80"),
         ("benchmark", |f| f.kgce_per_unit = Some(100.25), "100.25 kgce/t misses the sector benchmark 100"),
+        ("non-fossil share", |f| f.non_fossil_share = Some(0.1995), "non-fossil energy 19.95% of energy use (20% required)"),
+        ("non-fossil share unknown", |f| f.non_fossil_share = None, "no non-fossil share (no energy use in the window; 20% required)"),
+        ("energy management", |f| f.practices.energy_management_system = Some(false), "no energy management system (GB/T 23331)"),
+        ("energy management unknown", |f| f.practices.energy_management_system = None, "energy management system (GB/T 23331) not recorded in the enterprises file"),
+        ("measurement management", |f| f.practices.measurement_management_system = Some(false), "no measurement management system (GB/T 19022)"),
+        ("on-line monitoring", |f| f.practices.online_monitoring = Some(false), "no on-line energy monitoring system"),
+        ("withdrawal permit", |f| f.practices.withdrawal_permit = Some(false), "no water withdrawal permit"),
+        ("water meters", |f| f.practices.water_meters_verified = Some(false), "no water meters per GB/T 24789, verified"),
     ];
     for (gate, breaker, reason) in cases {
         let mut group = base();

@@ -31,6 +31,25 @@ pub struct MeterSet {
     /// Output value, 10,000 CNY per product unit.
     pub value_per_unit: f64,
     pub meters: Vec<MeterSpec>,
+    /// The activity data of the group's process emissions, written to reference/process.csv.
+    #[serde(default)]
+    pub process: Vec<ProcessSpec>,
+}
+
+/// One process-emission material of a product group (analytics' process.csv; docs/carbon.md).
+/// The analytics job checks the values when it loads the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// clinker, calcite, magnesite or dolomite.
+    pub material: String,
+    /// t of the material per product unit (1.0 for clinker in t of clinker).
+    pub per_unit: f64,
+    pub cao_percent: Option<f64>,
+    pub mgo_percent: Option<f64>,
+    pub cao_noncarbonate_percent: Option<f64>,
+    pub mgo_noncarbonate_percent: Option<f64>,
+    pub purity_percent: Option<f64>,
 }
 
 /// A meter of a set.
@@ -75,7 +94,17 @@ pub struct Plant {
     pub calibration_due: Option<NaiveDate>,
     pub missing_area: Option<MeterId>,
     pub live: Option<Live>,
+    /// What it has in place, as enterprises.csv's yes/no columns (energy_management_system,
+    /// measurement_management_system, online_monitoring, withdrawal_permit,
+    /// water_meters_verified); the others are written "no".
+    #[serde(default)]
+    pub practices: Vec<String>,
+    /// The share of its boundary electricity covered by green electricity certificates.
+    pub green_share: Option<f64>,
 }
+
+/// The columns of enterprises.csv that [`Plant::practices`] fills.
+pub const PRACTICES: [&str; 5] = ["energy_management_system", "measurement_management_system", "online_monitoring", "withdrawal_permit", "water_meters_verified"];
 
 /// Days without any reading.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -242,7 +271,7 @@ pub fn reports_at(plant: &Plant, window: (NaiveDate, NaiveDate), t: DateTime<Utc
 }
 
 /// Writes what the analytics job needs to account for the fleet over `window` into `dir`:
-/// reference/{enterprises,meters,production}.csv and analytics.toml naming them and the
+/// reference/{enterprises,meters,production,process}.csv and analytics.toml naming them and the
 /// coefficient, data-quality and leader-rule files under `config_dir` (the project's config/).
 /// Returns the analytics config's path.
 pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path, config_dir: &Path) -> std::io::Result<PathBuf> {
@@ -250,7 +279,9 @@ pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir
     let config_dir = std::fs::canonicalize(config_dir)?;
     let text = format!(
         "# Written for a simulated fleet (meter_sim::fleet).\n[reference]\nenterprises = \"reference/enterprises.csv\"\nmeters = \"reference/meters.csv\"\nproduction = \"reference/production.csv\"\n\
+         process_inputs = \"reference/process.csv\"\ngreen_electricity = \"reference/green-electricity.csv\"\nprocess_emissions = {:?}\n\
          energy_coefficients = {:?}\nemission_factors = {:?}\ndata_quality = {:?}\nleaders = {:?}\n",
+        config_dir.join("coefficients/process-emissions.toml").display().to_string(),
         config_dir.join("coefficients/energy-gbt2589-2020.toml").display().to_string(),
         config_dir.join("coefficients/emission-factors.toml").display().to_string(),
         config_dir.join("data-quality.toml").display().to_string(),
@@ -265,23 +296,28 @@ pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir
 /// follows the load shape of each month, with a few percent of month-to-month noise.
 fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut enterprises = String::from("id,name,industry_code,region,grid_region,product_group,utc_offset\n");
+    let mut enterprises = format!("id,name,industry_code,region,grid_region,product_group,utc_offset,{}\n", PRACTICES.join(","));
+    let mut green = String::from("enterprise,month,kind,mwh,reference\n");
     let mut meters = String::from("meter,enterprise,site,medium,role,accuracy_class,calibration_due,max_rate,resolution\n");
     let mut production = String::from("enterprise,month,product,quantity,unit,output_value_10k_cny\n");
+    let mut process = String::from("enterprise,month,material,quantity_t,cao_percent,mgo_percent,cao_noncarbonate_percent,mgo_noncarbonate_percent,purity_percent,source\n");
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     let csv_text = |s: &str| if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() };
     let far = window.1 + Duration::days(2 * 365);
     for plant in &fleet.plant {
         let Some(set) = fleet.set_of(plant) else { continue };
         let _ = writeln!(
             enterprises,
-            "{},{},{},{},{},{},+08:00",
+            "{},{},{},{},{},{},+08:00,{}",
             plant.id,
             csv_text(&plant.name),
             plant.industry_code,
             csv_text(&plant.region),
             plant.grid_region,
-            plant.product_group
+            plant.product_group,
+            PRACTICES.map(|p| if plant.practices.iter().any(|x| x == p) { "yes" } else { "no" }).join(",")
         );
+        let kwh_per_unit: f64 = set.meters.iter().filter(|m| m.medium == Medium::Electricity && m.role == Role::Boundary).filter_map(|m| m.per_unit).sum::<f64>() * plant.intensity;
         for (m, rate) in fleet.meters_of(plant) {
             let role = match m.role {
                 Role::Boundary => "boundary",
@@ -309,12 +345,33 @@ fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) ->
                     set.product_unit,
                     quantity * set.value_per_unit
                 );
+                if let Some(share) = plant.green_share {
+                    let mwh = (quantity * kwh_per_unit * share / 1000.0).round();
+                    let _ = writeln!(green, "{},{},certificate,{mwh},simulated GEC batch {}", plant.id, month.format("%Y-%m"), month.format("%Y%m"));
+                }
+                for p in &set.process {
+                    let _ = writeln!(
+                        process,
+                        "{},{},{},{},{},{},{},{},{},simulated ledger and lab analysis",
+                        plant.id,
+                        month.format("%Y-%m"),
+                        p.material,
+                        (quantity * p.per_unit * 1000.0).round() / 1000.0,
+                        cell(p.cao_percent),
+                        cell(p.mgo_percent),
+                        cell(p.cao_noncarbonate_percent),
+                        cell(p.mgo_noncarbonate_percent),
+                        cell(p.purity_percent)
+                    );
+                }
             }
             month = next;
         }
     }
     std::fs::write(dir.join("enterprises.csv"), enterprises)?;
     std::fs::write(dir.join("meters.csv"), meters)?;
+    std::fs::write(dir.join("process.csv"), process)?;
+    std::fs::write(dir.join("green-electricity.csv"), green)?;
     std::fs::write(dir.join("production.csv"), production)
 }
 

@@ -85,6 +85,9 @@ vocabulary!(
         Lpg => "lpg",
         FuelOil => "fuel_oil",
         CompressedAir => "compressed_air",
+        /// Solid biomass fuel (wood chips, straw pellets): its CO2 is reported apart, not in the
+        /// total (GB/T 32150-2015).
+        Biomass => "biomass",
         /// CO2 measured directly (a CEMS or a flow meter on a CO2 stream).
         Co2 => "co2",
     }
@@ -180,7 +183,7 @@ impl Medium {
             Medium::Electricity => Measure::ActiveEnergyImport,
             Medium::Steam | Medium::Heat => Measure::HeatEnergy,
             Medium::NaturalGas | Medium::Water | Medium::CompressedAir => Measure::Volume,
-            Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::Co2 => Measure::Mass,
+            Medium::Coal | Medium::Coke | Medium::Diesel | Medium::Gasoline | Medium::Lpg | Medium::FuelOil | Medium::Biomass | Medium::Co2 => Measure::Mass,
         }
     }
 }

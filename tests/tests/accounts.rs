@@ -108,12 +108,24 @@ fn parquet_and_influxdb_give_the_same_accounts() {
     }
 
     // November: the demo plant's boundary electricity is import minus export; the shipped
-    // coefficients apply (0.1229 kgce/kWh; the east grid's latest factor, 2023's 0.55).
+    // coefficients apply (0.1229 kgce/kWh; the east grid's latest factor, 2023's 0.55). CO2 by
+    // line (docs/carbon.md): electricity bought less exported at 0.55; steam bought at 0.11
+    // tCO2/GJ; process CO2 from reference/process.csv's November row, 1200 t of clinker at CaO
+    // 65.2 % (0.8 % not from carbonates) and MgO 2.1 %: 1200 x (0.644 x 0.785714 + 0.021 x 1.1)
+    // = 634.9197792 t.
     let accounts_csv = table(&from_parquet, "accounts");
     let kwh = column(&accounts_csv, "electricity_net_kwh")[0];
     let co2 = column(&accounts_csv, "co2_t")[0];
     assert!(kwh > 90_000.0 && kwh < 130_000.0, "{kwh}");
-    assert!((co2 - kwh * 0.55 / 1000.0).abs() < 1e-9 * co2, "CO2 {co2} from {kwh} kWh");
+    let electricity = column(&accounts_csv, "co2_purchased_electricity_t")[0] + column(&accounts_csv, "co2_exports_t")[0];
+    assert!((electricity - kwh * 0.55 / 1000.0).abs() < 1e-9 * electricity, "CO2 {electricity} from {kwh} kWh");
+    let process = column(&accounts_csv, "co2_process_t")[0];
+    assert!((process - 634.9197792).abs() < 1e-6, "process CO2 {process}");
+    let media_csv = table(&from_parquet, "media");
+    let steam_gj = media_csv.lines().find(|l| l.contains(",steam,")).unwrap().split(',').nth(4).unwrap().parse::<f64>().unwrap();
+    let heat = column(&accounts_csv, "co2_purchased_heat_t")[0];
+    assert!((heat - steam_gj * 0.11).abs() < 1e-9 * heat, "heat CO2 {heat} from {steam_gj} GJ");
+    assert!((co2 - (electricity + heat + process)).abs() < 1e-9 * co2, "CO2 {co2} is the sum of its lines");
     let meters_csv = table(&from_parquet, "meters");
     let header: Vec<&str> = meters_csv.lines().next().unwrap().split(',').collect();
     let resets = header.iter().position(|h| *h == "resets").unwrap();

@@ -41,7 +41,7 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_ac
 
     let a = window_accounts;
     let (ent, name, group) = (strings(a, "enterprise")?, strings(a, "name")?, strings(a, "product_group")?);
-    let cols: Vec<Vec<Option<f64>>> = ["kgce_per_unit", "tce_per_10k_cny", "water_m3_per_unit", "co2_t_per_unit", "production", "output_value_10k_cny", "energy_tce", "water_m3", "co2_t"]
+    let cols: Vec<Vec<Option<f64>>> = ["kgce_per_unit", "tce_per_10k_cny", "water_m3_per_unit", "co2_t_per_unit", "production", "output_value_10k_cny", "energy_tce", "water_m3", "co2_t", "non_fossil_share"]
         .iter()
         .map(|c| numbers(a, c))
         .collect::<PolarsResult<_>>()?;
@@ -68,6 +68,8 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_ac
             // CO2 is summed over every boundary counter: it is empty only when none had data.
             has_data: cols[8][i].is_some(),
             unreported_months: unreported.get(&ent[i]).cloned().unwrap_or_default(),
+            non_fossil_share: cols[9][i],
+            practices: ent[i].parse::<readings::EnterpriseId>().ok().and_then(|id| reference.enterprises.get(&id)).map(|e| e.practices).unwrap_or_default(),
         });
     }
     for (id, e) in &reference.enterprises {
@@ -91,6 +93,8 @@ pub fn facts(window_accounts: &DataFrame, window_quality: &DataFrame, monthly_ac
                 meters_past_calibration: 0,
                 has_data: false,
                 unreported_months: Vec::new(),
+                non_fossil_share: None,
+                practices: e.practices,
             });
         }
     }
@@ -133,6 +137,8 @@ pub fn groups_frame(results: &[GroupResult], rules: &[GroupRules]) -> PolarsResu
         "median" => results.iter().map(|r| r.median).collect::<Vec<_>>(),
         "group_benchmark" => results.iter().map(|r| r.group_benchmark).collect::<Vec<_>>(),
         "advanced_value" => results.iter().map(|r| rule(r).and_then(|p| p.advanced_value)).collect::<Vec<_>>(),
+        "advanced_value_edition" => results.iter().map(|r| rule(r).and_then(|p| p.advanced_value_edition.clone())).collect::<Vec<_>>(),
+        "benchmark_edition" => results.iter().map(|r| rule(r).and_then(|p| p.benchmark_edition.clone())).collect::<Vec<_>>(),
         "sector_benchmark" => results.iter().map(|r| rule(r).and_then(|p| p.benchmark)).collect::<Vec<_>>(),
         "sector_baseline" => results.iter().map(|r| rule(r).and_then(|p| p.baseline)).collect::<Vec<_>>(),
         "candidates_level" => results.iter().map(|r| r.level).collect::<Vec<_>>(),

@@ -116,6 +116,23 @@ pub struct Gates {
     /// The indicator at or better than the sector benchmark level.
     #[serde(default)]
     pub meets_benchmark: bool,
+    /// Non-fossil energy at least this share of energy use (the 2025 energy round: 0.2).
+    pub min_non_fossil_share: Option<f64>,
+    /// An energy management system per GB/T 23331 (enterprises.csv).
+    #[serde(default)]
+    pub energy_management_system: bool,
+    /// A measurement management system per GB/T 19022 (enterprises.csv).
+    #[serde(default)]
+    pub measurement_management_system: bool,
+    /// An on-line energy monitoring system in place (enterprises.csv).
+    #[serde(default)]
+    pub online_monitoring: bool,
+    /// A water withdrawal permit, no over-plan withdrawal (enterprises.csv).
+    #[serde(default)]
+    pub withdrawal_permit: bool,
+    /// Water meters per GB/T 24789, verified (enterprises.csv).
+    #[serde(default)]
+    pub water_meters_verified: bool,
 }
 
 fn default_month_coverage() -> f64 {
@@ -159,6 +176,10 @@ pub struct ProgrammeRules {
     pub benchmark: Option<f64>,
     /// The sector baseline level (基准水平).
     pub baseline: Option<f64>,
+    /// The standard and edition `advanced_value` is level 1 of (e.g. "GB 16780-2021").
+    pub advanced_value_edition: Option<String>,
+    /// The list `benchmark` and `baseline` come from (e.g. "2023 benchmark and baseline levels").
+    pub benchmark_edition: Option<String>,
     pub source: String,
     #[serde(default)]
     pub check: bool,
@@ -227,6 +248,9 @@ pub fn load(path: &Path, grades: &[&str]) -> Result<GroupRules, Vec<ConfigError>
             err(key("selection.benchmark_share"), format!("is {}; give a share above 0 and at most 1", s.benchmark_share));
         }
         let g = &p.gates;
+        if g.min_non_fossil_share.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+            err(key("gates.min_non_fossil_share"), format!("is {}; give a share from 0 to 1 (0.2 for 20 %)", g.min_non_fossil_share.unwrap_or_default()));
+        }
         if !(0.0..=1.0).contains(&g.month_coverage) {
             err(key("gates.month_coverage"), format!("is {}; give a share from 0 to 1", g.month_coverage));
         }
@@ -254,5 +278,23 @@ pub fn load(path: &Path, grades: &[&str]) -> Result<GroupRules, Vec<ConfigError>
         Ok(rules)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    /// The rule files shipped in config/leaders (the SME programme's) and
+    /// config/leaders/national-2025 load without a problem.
+    #[test]
+    fn the_shipped_rule_files_load() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/leaders");
+        for dir in [root.clone(), root.join("national-2025")] {
+            let rules = super::load_dir(&dir, &["A", "B", "C", "D"]).unwrap_or_else(|e| panic!("{}", readings::config_file::ConfigErrors(e)));
+            assert_eq!(rules.len(), 3, "{}", dir.display());
+        }
+        let national = super::load_dir(&root.join("national-2025"), &["A", "B", "C", "D"]).unwrap();
+        let cement = national.iter().find(|g| g.product_group == "cement_clinker").unwrap();
+        let energy = &cement.programme[0].gates;
+        assert_eq!((energy.min_energy_tce, energy.min_non_fossil_share, energy.energy_management_system), (Some(10000.0), Some(0.2), true));
     }
 }

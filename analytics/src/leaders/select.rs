@@ -34,6 +34,10 @@ pub struct Facts {
     /// Months of the window with metered use but no production reported: the window's
     /// indicators would divide its use by part of its output, so it has none.
     pub unreported_months: Vec<String>,
+    /// Non-fossil energy as a share of energy use over the window (docs/carbon.md).
+    pub non_fossil_share: Option<f64>,
+    /// Management systems and monitoring, from the enterprises file.
+    pub practices: crate::reference::Practices,
 }
 
 impl Facts {
@@ -200,14 +204,37 @@ pub fn select(rules: &ProgrammeRules, product_group: &str, facts: &[Facts], grad
                     failed.push(format!("{} m3 withdrawn ({} required)", fmt(f.water_m3), fmt(min)));
                 }
             }
+            let edition = |e: &Option<String>| e.as_ref().map_or(String::new(), |e| format!(" ({e})"));
             if let (true, Some(v), Some(adv)) = (g.meets_advanced_value, value, rules.advanced_value) {
                 if !better.at_or_better(v, adv) {
-                    failed.push(format!("{} {} misses the advanced value {}", fmt(v), rules.unit, fmt(adv)));
+                    failed.push(format!("{} {} misses the advanced value {}{}", fmt(v), rules.unit, fmt(adv), edition(&rules.advanced_value_edition)));
                 }
             }
             if let (true, Some(v), Some(b)) = (g.meets_benchmark, value, rules.benchmark) {
                 if !better.at_or_better(v, b) {
-                    failed.push(format!("{} {} misses the sector benchmark {}", fmt(v), rules.unit, fmt(b)));
+                    failed.push(format!("{} {} misses the sector benchmark {}{}", fmt(v), rules.unit, fmt(b), edition(&rules.benchmark_edition)));
+                }
+            }
+            if let Some(min) = g.min_non_fossil_share {
+                match f.non_fossil_share {
+                    Some(s) if s >= min => {}
+                    Some(s) => failed.push(format!("non-fossil energy {}% of energy use ({}% required)", fmt(100.0 * s), fmt(100.0 * min))),
+                    None => failed.push(format!("no non-fossil share (no energy use in the window; {}% required)", fmt(100.0 * min))),
+                }
+            }
+            let p = &f.practices;
+            let practices = [
+                (g.energy_management_system, p.energy_management_system, "energy management system (GB/T 23331)"),
+                (g.measurement_management_system, p.measurement_management_system, "measurement management system (GB/T 19022)"),
+                (g.online_monitoring, p.online_monitoring, "on-line energy monitoring system"),
+                (g.withdrawal_permit, p.withdrawal_permit, "water withdrawal permit"),
+                (g.water_meters_verified, p.water_meters_verified, "water meters per GB/T 24789, verified"),
+            ];
+            for (required, has, what) in practices {
+                match (required, has) {
+                    (true, Some(false)) => failed.push(format!("no {what}")),
+                    (true, None) => failed.push(format!("{what} not recorded in the enterprises file")),
+                    _ => {}
                 }
             }
             let percentile = value.filter(|_| values.len() > 1).map(|v| 100.0 * values.iter().filter(|o| better.better(v, **o)).count() as f64 / (values.len() - 1) as f64);

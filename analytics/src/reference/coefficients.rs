@@ -80,12 +80,33 @@ pub struct FuelRow {
     pub check: bool,
 }
 
+/// The share of non-fossil generation in the grid's supply, for the non-fossil method that
+/// credits grid electricity with it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridNonFossilRow {
+    pub year: i32,
+    /// 0 to 1.
+    pub share: f64,
+    pub source: String,
+    #[serde(default)]
+    pub check: bool,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmissionFile {
     grid: Vec<GridRow>,
     #[serde(default)]
     fuel: Vec<FuelRow>,
+    /// Purchased (and exported) heat and steam, per unit of heat.
+    #[serde(default)]
+    heat: Vec<FuelRow>,
+    /// Biomass fuels: their CO2 is a memo item, outside the total.
+    #[serde(default)]
+    biomass: Vec<FuelRow>,
+    #[serde(default)]
+    grid_non_fossil: Vec<GridNonFossilRow>,
 }
 
 /// The coefficient tables the accounts use.
@@ -94,6 +115,9 @@ pub struct Coefficients {
     pub energy: Vec<EnergyRow>,
     pub grid: Vec<GridRow>,
     pub fuel: Vec<FuelRow>,
+    pub heat: Vec<FuelRow>,
+    pub biomass: Vec<FuelRow>,
+    pub grid_non_fossil: Vec<GridNonFossilRow>,
     /// Where each table came from, for the method notes.
     pub energy_file: String,
     pub emission_file: String,
@@ -153,15 +177,47 @@ impl Coefficients {
                 errors.push(ConfigError::new(&xf, format!("grid[{i}].region"), format!("repeats grid[{j}] ({} {})", r.year, r.region)));
             }
         }
-        for (i, r) in emission_rows.fuel.iter().enumerate() {
-            if !(r.kg_co2_per_unit.is_finite() && r.kg_co2_per_unit > 0.0) {
-                errors.push(ConfigError::new(&xf, format!("fuel[{i}].kg_co2_per_unit"), format!("is {}; it must be more than zero", r.kg_co2_per_unit)));
+        for (table, rows) in [("fuel", &emission_rows.fuel), ("heat", &emission_rows.heat), ("biomass", &emission_rows.biomass)] {
+            for (i, r) in rows.iter().enumerate() {
+                if !(r.kg_co2_per_unit.is_finite() && r.kg_co2_per_unit > 0.0) {
+                    errors.push(ConfigError::new(&xf, format!("{table}[{i}].kg_co2_per_unit"), format!("is {}; it must be more than zero", r.kg_co2_per_unit)));
+                }
+                if r.source.trim().is_empty() {
+                    errors.push(ConfigError::new(&xf, format!("{table}[{i}].source"), "is empty; every factor needs its source"));
+                }
+                let expected = match table {
+                    "heat" => matches!(r.medium, Medium::Heat | Medium::Steam),
+                    "biomass" => r.medium == Medium::Biomass,
+                    _ => crate::accounts::is_fuel(r.medium),
+                };
+                if !expected {
+                    let what = match table {
+                        "heat" => "heat or steam",
+                        "biomass" => "biomass",
+                        _ => "a fossil fuel (coal, coke, diesel, gasoline, lpg, fuel_oil, natural_gas)",
+                    };
+                    errors.push(ConfigError::new(&xf, format!("{table}[{i}].medium"), format!("{} does not belong in [[{table}]]; it takes {what}", r.medium)));
+                }
+            }
+        }
+        for (i, r) in emission_rows.grid_non_fossil.iter().enumerate() {
+            if !(0.0..=1.0).contains(&r.share) {
+                errors.push(ConfigError::new(&xf, format!("grid_non_fossil[{i}].share"), format!("is {}; give a share from 0 to 1", r.share)));
             }
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Coefficients { energy: energy_rows.coefficient, grid: emission_rows.grid, fuel: emission_rows.fuel, energy_file: ef, emission_file: xf })
+        Ok(Coefficients {
+            energy: energy_rows.coefficient,
+            grid: emission_rows.grid,
+            fuel: emission_rows.fuel,
+            heat: emission_rows.heat,
+            biomass: emission_rows.biomass,
+            grid_non_fossil: emission_rows.grid_non_fossil,
+            energy_file: ef,
+            emission_file: xf,
+        })
     }
 
     /// kgce per `canonical` unit (the unit the store keeps the meter's counter in) of `medium`,
@@ -205,7 +261,31 @@ impl Coefficients {
     /// kgCO2 per `canonical` unit of a fuel, if the table has the fuel; an error if it has it in
     /// another dimension (a factor per kg for a fuel metered by volume).
     pub fn fuel(&self, medium: Medium, canonical: Unit) -> Option<Result<Factor<'_, FuelRow>, String>> {
-        let rows: Vec<&FuelRow> = self.fuel.iter().filter(|r| r.medium == medium).collect();
+        Self::per_unit(&self.fuel, medium, canonical)
+    }
+
+    /// kgCO2 per `canonical` unit of purchased or exported heat or steam, as [`Self::fuel`].
+    pub fn heat(&self, medium: Medium, canonical: Unit) -> Option<Result<Factor<'_, FuelRow>, String>> {
+        Self::per_unit(&self.heat, medium, canonical)
+    }
+
+    /// kgCO2 per `canonical` unit of a biomass fuel (a memo item), as [`Self::fuel`].
+    pub fn biomass(&self, medium: Medium, canonical: Unit) -> Option<Result<Factor<'_, FuelRow>, String>> {
+        Self::per_unit(&self.biomass, medium, canonical)
+    }
+
+    /// The non-fossil share of grid supply for data `year`, else the latest earlier (or any)
+    /// year's, said in the note.
+    pub fn grid_non_fossil(&self, year: i32) -> Option<(&GridNonFossilRow, Option<String>)> {
+        if let Some(r) = self.grid_non_fossil.iter().find(|r| r.year == year) {
+            return Some((r, None));
+        }
+        let r = self.grid_non_fossil.iter().filter(|r| r.year < year).max_by_key(|r| r.year).or_else(|| self.grid_non_fossil.iter().max_by_key(|r| r.year))?;
+        Some((r, Some(format!("no grid non-fossil share for {year}; used {}'s", r.year))))
+    }
+
+    fn per_unit(table: &[FuelRow], medium: Medium, canonical: Unit) -> Option<Result<Factor<'_, FuelRow>, String>> {
+        let rows: Vec<&FuelRow> = table.iter().filter(|r| r.medium == medium).collect();
         let row = *rows.iter().find(|r| r.unit.dimension() == canonical.dimension()).or(rows.first())?;
         Some(
             canonical

@@ -109,10 +109,42 @@ pub struct Enterprise {
     pub product_group: String,
     /// Periods are cut in this local time (China Standard Time, +08:00, by default).
     pub utc_offset: FixedOffset,
+    /// Management systems and monitoring in place, as the programme has verified them.
+    pub practices: Practices,
+}
+
+/// What the leader rounds ask to be in place besides the figures (docs/leaders.md); `None`
+/// when the enterprises file does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Practices {
+    /// An energy management system per GB/T 23331.
+    pub energy_management_system: Option<bool>,
+    /// A measurement management system per GB/T 19022.
+    pub measurement_management_system: Option<bool>,
+    /// An on-line energy monitoring system or energy(-carbon) management centre.
+    pub online_monitoring: Option<bool>,
+    /// A water withdrawal permit, and no withdrawal over plan in three years.
+    pub withdrawal_permit: Option<bool>,
+    /// Water meters fitted per GB/T 24789 and verified or calibrated.
+    pub water_meters_verified: Option<bool>,
+}
+
+/// `yes` or `no`.
+struct YesNo(bool);
+
+impl FromStr for YesNo {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "yes" => Ok(YesNo(true)),
+            "no" => Ok(YesNo(false)),
+            _ => Err("is not yes or no (leave it empty when not known)"),
+        }
+    }
 }
 
 const REQUIRED: &[&str] = &["id", "name", "industry_code", "region", "grid_region", "product_group"];
-const OPTIONAL: &[&str] = &["utc_offset"];
+const OPTIONAL: &[&str] = &["utc_offset", "energy_management_system", "measurement_management_system", "online_monitoring", "withdrawal_permit", "water_meters_verified"];
 
 /// Reads `enterprises.csv`, keyed by id.
 pub fn load(path: &Path, default_offset: FixedOffset) -> Result<BTreeMap<EnterpriseId, Enterprise>, Vec<ConfigError>> {
@@ -130,10 +162,13 @@ pub fn load(path: &Path, default_offset: FixedOffset) -> Result<BTreeMap<Enterpr
         let grid_region = row.parse::<GridRegion>("grid_region");
         let product_group = row.required("product_group");
         let offset = row.optional::<Offset>("utc_offset");
-        if let (Some(id), Some(name), Some(industry), Some(region), Some(grid_region), Some(product_group), Some(offset)) =
-            (id, name, industry, region, grid_region, product_group, offset)
+        let mut flag = |column: &str| row.optional::<YesNo>(column).map(|v| v.map(|y| y.0));
+        let flags = [flag("energy_management_system"), flag("measurement_management_system"), flag("online_monitoring"), flag("withdrawal_permit"), flag("water_meters_verified")];
+        if let (Some(id), Some(name), Some(industry), Some(region), Some(grid_region), Some(product_group), Some(offset), [Some(ems), Some(mms), Some(online), Some(permit), Some(water)]) =
+            (id, name, industry, region, grid_region, product_group, offset, flags)
         {
-            let e = Enterprise { id: id.clone(), name, industry, region, grid_region, product_group, utc_offset: offset.map_or(default_offset, |o| o.0) };
+            let practices = Practices { energy_management_system: ems, measurement_management_system: mms, online_monitoring: online, withdrawal_permit: permit, water_meters_verified: water };
+            let e = Enterprise { id: id.clone(), name, industry, region, grid_region, product_group, utc_offset: offset.map_or(default_offset, |o| o.0), practices };
             if out.insert(id.clone(), e).is_some() {
                 row.problem("id", format!("{} is listed twice", id.as_str()));
             }

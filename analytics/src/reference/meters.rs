@@ -23,6 +23,11 @@ pub enum MeterRole {
     Area,
     /// A sub-meter of one major energy-using device.
     Device,
+    /// An on-site renewable generator's output meter (PV, wind): what it generated.
+    Generation,
+    /// The part of on-site renewable generation used on site (generation less what went to the
+    /// grid): non-fossil electricity the enterprise uses without buying it.
+    SelfUse,
 }
 
 impl MeterRole {
@@ -32,6 +37,8 @@ impl MeterRole {
             MeterRole::Boundary => "boundary",
             MeterRole::Area => "area",
             MeterRole::Device => "device",
+            MeterRole::Generation => "generation",
+            MeterRole::SelfUse => "self_use",
         }
     }
 }
@@ -43,7 +50,9 @@ impl FromStr for MeterRole {
             "boundary" => Ok(MeterRole::Boundary),
             "area" => Ok(MeterRole::Area),
             "device" => Ok(MeterRole::Device),
-            _ => Err("is not a meter role; expected boundary, area or device"),
+            "generation" => Ok(MeterRole::Generation),
+            "self_use" => Ok(MeterRole::SelfUse),
+            _ => Err("is not a meter role; expected boundary, area, device, generation or self_use"),
         }
     }
 }
@@ -51,6 +60,56 @@ impl FromStr for MeterRole {
 impl fmt::Display for MeterRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Which way a boundary meter's flow crosses the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Direction {
+    /// Bought in (the default).
+    #[default]
+    Import,
+    /// Supplied to others (electricity to the grid, heat or steam to a neighbour): deducted from
+    /// the energy and the CO2 (GB/T 2589-2020, GB/T 32150-2015).
+    Export,
+}
+
+impl FromStr for Direction {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "import" => Ok(Direction::Import),
+            "export" => Ok(Direction::Export),
+            _ => Err("is not a direction; expected import or export"),
+        }
+    }
+}
+
+/// An on-site renewable source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Renewable {
+    Pv,
+    Wind,
+}
+
+impl Renewable {
+    /// The spelling used in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Renewable::Pv => "pv",
+            Renewable::Wind => "wind",
+        }
+    }
+}
+
+impl FromStr for Renewable {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pv" => Ok(Renewable::Pv),
+            "wind" => Ok(Renewable::Wind),
+            _ => Err("is not an on-site renewable source; expected pv or wind"),
+        }
     }
 }
 
@@ -90,10 +149,14 @@ pub struct MeterInfo {
     /// Which row of a medium's coefficient table applies (a steam pressure class, a gas
     /// quality), when the table has several.
     pub variant: Option<String>,
+    /// Import (bought in) or export (supplied out) across the boundary.
+    pub direction: Direction,
+    /// Generation and self-use meters: the on-site source.
+    pub renewable: Option<Renewable>,
 }
 
 const REQUIRED: &[&str] = &["meter", "enterprise", "site", "medium", "role", "accuracy_class", "calibration_due"];
-const OPTIONAL: &[&str] = &["rollover", "max_rate", "resolution", "counter", "variant"];
+const OPTIONAL: &[&str] = &["rollover", "max_rate", "resolution", "counter", "variant", "direction", "renewable"];
 
 /// The meter register by enterprise, site and meter, as the store names a series: two sites may
 /// each have a meter of one name.
@@ -125,11 +188,25 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
             }
         }
         let variant = row.text("variant").map(str::to_owned);
-        if let (Some(meter), Some(enterprise), Some(site), Some(medium), Some(role), Some(accuracy_class), Some(due), Some(rollover), Some(max_rate), Some(resolution)) =
-            (meter, enterprise, site, medium, role, accuracy_class, due, rollover, max_rate, resolution)
+        let direction = row.optional::<Direction>("direction");
+        let renewable = row.optional::<Renewable>("renewable");
+        if let (Some(Some(Direction::Export)), Some(m), Some(r)) = (direction, medium, role) {
+            if !matches!(m, Medium::Electricity | Medium::Heat | Medium::Steam) || r != MeterRole::Boundary {
+                row.problem("direction", format!("export is for boundary meters of electricity, heat or steam, not a {r} meter of {m}"));
+            }
+        }
+        match (role, renewable, medium) {
+            (Some(MeterRole::Generation | MeterRole::SelfUse), Some(None), _) => row.problem("renewable", "is empty; a generation or self_use meter names its source (pv or wind)"),
+            (Some(MeterRole::Generation | MeterRole::SelfUse), _, Some(m)) if m != Medium::Electricity => row.problem("medium", format!("is {m}; generation and self_use meters measure electricity")),
+            (Some(r), Some(Some(_)), _) if !matches!(r, MeterRole::Generation | MeterRole::SelfUse) => row.problem("renewable", format!("is for generation and self_use meters, not a {r} meter")),
+            _ => {}
+        }
+        if let (Some(meter), Some(enterprise), Some(site), Some(medium), Some(role), Some(accuracy_class), Some(due), Some(rollover), Some(max_rate), Some(resolution), Some(direction), Some(renewable)) =
+            (meter, enterprise, site, medium, role, accuracy_class, due, rollover, max_rate, resolution, direction, renewable)
         {
             let counter = counter.flatten().unwrap_or_else(|| medium.default_counter());
-            let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site: site.clone(), medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant };
+            let direction = direction.unwrap_or_default();
+            let info = MeterInfo { meter: meter.clone(), enterprise: enterprise.clone(), site: site.clone(), medium, role, accuracy_class, calibration_due: due.0, rollover, max_rate, resolution: resolution.unwrap_or(0.0), counter, variant, direction, renewable };
             if out.insert((enterprise, site.clone(), meter.clone()), info).is_some() {
                 row.problem("meter", format!("{} is listed twice for this enterprise and site {}", meter.as_str(), site.as_str()));
             }

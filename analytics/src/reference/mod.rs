@@ -6,7 +6,9 @@
 pub mod coefficients;
 pub mod csv_rows;
 pub mod enterprises;
+pub mod green;
 pub mod meters;
+pub mod process;
 pub mod production;
 
 use std::collections::BTreeMap;
@@ -15,8 +17,10 @@ use readings::config_file::ConfigErrors;
 use readings::EnterpriseId;
 
 pub use coefficients::{Coefficients, ElectricityMethod};
-pub use enterprises::{Enterprise, GridRegion};
-pub use meters::{MeterInfo, MeterRole, Register};
+pub use enterprises::{Enterprise, GridRegion, Practices};
+pub use green::{GreenKind, GreenRow};
+pub use meters::{Direction, MeterInfo, MeterRole, Register, Renewable};
+pub use process::{ProcessFactors, ProcessRow};
 pub use production::ProductionRow;
 
 use crate::config::AnalyticsConfig;
@@ -30,6 +34,12 @@ pub struct Reference {
     pub production: Vec<ProductionRow>,
     pub coefficients: Coefficients,
     pub quality: QualityRules,
+    /// Process-emission methods per product group (empty when the config names no file).
+    pub process_factors: ProcessFactors,
+    /// Activity data for the process emissions.
+    pub process: Vec<ProcessRow>,
+    /// Green electricity certificates and green power bought.
+    pub green: Vec<GreenRow>,
 }
 
 impl Reference {
@@ -39,16 +49,29 @@ impl Reference {
         let coefficients = Coefficients::load(&config.energy_coefficients, &config.emission_factors).map_err(|e| errors.extend(e)).ok();
         let quality = QualityRules::load(&config.data_quality).map_err(|e| errors.extend(e)).ok();
         let enterprises = enterprises::load(&config.enterprises, config.utc_offset).map_err(|e| errors.extend(e)).ok();
-        let (meters, production) = match &enterprises {
+        let process_factors = match &config.process_emissions {
+            Some(p) => ProcessFactors::load(p).map_err(|e| errors.extend(e)).ok(),
+            None => Some(ProcessFactors::default()),
+        };
+        let (meters, production, process, green) = match &enterprises {
             Some(ents) => (
                 meters::load(&config.meters, ents).map_err(|e| errors.extend(e)).ok(),
                 production::load(&config.production, ents).map_err(|e| errors.extend(e)).ok(),
+                match (&config.process_inputs, &process_factors) {
+                    (Some(p), Some(f)) => process::load(p, ents, f).map_err(|e| errors.extend(e)).ok(),
+                    (Some(_), None) => None,
+                    (None, _) => Some(Vec::new()),
+                },
+                match &config.green_electricity {
+                    Some(p) => green::load(p, ents).map_err(|e| errors.extend(e)).ok(),
+                    None => Some(Vec::new()),
+                },
             ),
-            None => (None, None),
+            None => (None, None, None, None),
         };
-        match (enterprises, meters, production, coefficients, quality) {
-            (Some(enterprises), Some(meters), Some(production), Some(coefficients), Some(quality)) if errors.is_empty() => {
-                Ok(Reference { enterprises, meters, production, coefficients, quality })
+        match (enterprises, meters, production, coefficients, quality, process_factors, process, green) {
+            (Some(enterprises), Some(meters), Some(production), Some(coefficients), Some(quality), Some(process_factors), Some(process), Some(green)) if errors.is_empty() => {
+                Ok(Reference { enterprises, meters, production, coefficients, quality, process_factors, process, green })
             }
             _ => Err(ConfigErrors(errors)),
         }

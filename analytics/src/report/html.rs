@@ -178,8 +178,9 @@ fn method(input: &ReportInput) -> String {
     let mut b = String::from(
         "<h2>方法与来源 Method and sources</h2><p>Consumption comes from boundary meters' cumulative counters, interpolated at \
          period boundaries; rollovers are counted through, resets and implausible deltas are excluded and reported; \
-         comprehensive energy consumption converts each medium to coal equivalent (GB/T 2589-2020); CO2 is activity \
-         times emission factor plus direct measurement. Eligibility gates, ranking (ties share a rank and all tied at \
+         comprehensive energy consumption converts each medium to coal equivalent (GB/T 2589-2020); CO2 is split by \
+         emission line (docs/carbon.md): fuel combustion, process emissions from the reference activity data, purchased \
+         electricity and heat, less exports; biomass CO2 is shown apart and not in the total. Eligibility gates, ranking (ties share a rank and all tied at \
          the cut are selected), the group benchmark (mean of the best share, EU ETS style) and savings are described in \
          docs/leaders.md; the accounts in docs/accounts.md.</p><table><tr><th>Coefficient</th><th>Value</th><th>Source</th></tr>",
     );
@@ -189,8 +190,25 @@ fn method(input: &ReportInput) -> String {
     for r in &c.grid {
         let _ = write!(b, "<tr><td>grid {} {}</td><td class=n>{} kgCO2/kWh</td><td>{}{}</td></tr>", r.year, r.region, r.kg_co2_per_kwh, esc(&r.source), if r.check { " [check]" } else { "" });
     }
-    for r in &c.fuel {
-        let _ = write!(b, "<tr><td>{}</td><td class=n>{} kgCO2/{}</td><td>{}{}</td></tr>", r.medium, r.kg_co2_per_unit, r.unit, esc(&r.source), if r.check { " [check]" } else { "" });
+    for (what, rows) in [("", &c.fuel), ("purchased/exported ", &c.heat), ("memo, not in the total: ", &c.biomass)] {
+        for r in rows {
+            let _ = write!(b, "<tr><td>{what}{}</td><td class=n>{} kgCO2/{}</td><td>{}{}</td></tr>", r.medium, r.kg_co2_per_unit, r.unit, esc(&r.source), if r.check { " [check]" } else { "" });
+        }
+    }
+    for r in &c.grid_non_fossil {
+        let _ = write!(b, "<tr><td>grid non-fossil share {}</td><td class=n>{}</td><td>{}{}</td></tr>", r.year, r.share, esc(&r.source), if r.check { " [check]" } else { "" });
+    }
+    let p = &input.reference.process_factors;
+    for g in &p.groups {
+        let _ = write!(b, "<tr><td>process CO2, {}</td><td>{} method</td><td>{}{}</td></tr>", esc(&g.product_group), g.method.as_str(), esc(&g.source), if g.check { " [check]" } else { "" });
+    }
+    if let Some(k) = &p.clinker {
+        let mark = if k.check { " [check]" } else { "" };
+        let _ = write!(b, "<tr><td>clinker CaO / MgO</td><td class=n>{} / {} tCO2/t</td><td>{}{mark}</td></tr>", k.t_co2_per_t_cao, k.t_co2_per_t_mgo, esc(&k.source));
+        let _ = write!(b, "<tr><td>clinker default</td><td class=n>{} tCO2/t</td><td>{}{mark}</td></tr>", k.default_t_co2_per_t_clinker, esc(&k.default_source));
+    }
+    for r in &p.carbonates {
+        let _ = write!(b, "<tr><td>{}</td><td class=n>{} tCO2/t</td><td>{}{}</td></tr>", r.material.as_str(), r.t_co2_per_t, esc(&r.source), if r.check { " [check]" } else { "" });
     }
     b.push_str("</table>");
     let _ = write!(b, "<p class=muted>Window {}; tables: leaders_enterprises, leaders_groups, window_* and monthly_* (CSV, Parquet, XLSX).</p>", esc(&input.window));
@@ -230,6 +248,40 @@ pub fn enterprise_page(input: &ReportInput, enterprise: &str) -> PolarsResult<St
         "月度账目 Monthly accounts",
         input.monthly_accounts,
         &[("period", "月份 Month"), ("energy_tce", "综合能耗 tce"), ("electricity_net_kwh", "净购电 kWh"), ("water_m3", "取水 m3"), ("co2_t", "CO2 t"), ("production", "产量 Output"), ("kgce_per_unit", "单位产品能耗 kgce/unit"), ("water_m3_per_unit", "单位产品取水 m3/unit")],
+    )?;
+    // CO2 by emission line (GB/T 32150-2015, docs/carbon.md): empty cells had no counter.
+    table(
+        &mut b,
+        "二氧化碳排放 CO2 by source (t)",
+        input.monthly_accounts,
+        &[
+            ("period", "月份 Month"),
+            ("co2_combustion_t", "化石燃料燃烧 Combustion"),
+            ("co2_process_t", "过程排放 Process"),
+            ("co2_purchased_electricity_t", "购入电力 Purchased electricity"),
+            ("co2_purchased_heat_t", "购入热力 Purchased heat"),
+            ("co2_exports_t", "输出电力热力 Exports"),
+            ("co2_measured_t", "直接监测 Measured"),
+            ("co2_t", "合计 Total"),
+            ("co2_biomass_memo_t", "生物质(不计入) Biomass memo"),
+            ("co2_t_per_unit", "单位产品 t/unit"),
+            ("process_months_missing", "缺过程数据 Process data missing"),
+        ],
+    )?;
+    table(
+        &mut b,
+        "非化石能源 Non-fossil energy",
+        input.monthly_accounts,
+        &[
+            ("period", "月份 Month"),
+            ("onsite_generation_kwh", "自发电 On-site generation kWh"),
+            ("onsite_self_use_kwh", "自用 Self-use kWh"),
+            ("green_kwh_counted", "绿证/绿电 Green kWh"),
+            ("energy_use_tce", "能源消费 Energy use tce"),
+            ("non_fossil_tce", "非化石 Non-fossil tce"),
+            ("non_fossil_share", "占比 Share"),
+            ("non_fossil_method", "方法 Method"),
+        ],
     )?;
 
     b.push_str("<h2>组内位置 Place in the group</h2><table><tr><th>项目 Programme</th><th>指标 Value</th><th>名次 Rank</th><th>百分位 Percentile</th><th>对标 Sector level</th><th>结果 Result</th></tr>");
