@@ -3,6 +3,8 @@
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`); `tests/run` does that.
 
+pub mod cdp;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

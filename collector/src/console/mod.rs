@@ -225,7 +225,9 @@ async fn apply(State(console): State<Arc<Console>>, Json(body): Json<ConfigText>
     let file = console.config().file;
     // Checked here first so that the problems come back with their lines.
     if let Err(errors) = Config::parse(&file, &body.text) {
-        return (StatusCode::UNPROCESSABLE_ENTITY, Json(Checked { ok: false, problems: problems(&body.text, &errors), outcome: None })).into_response();
+        // 200 with ok = false: the request was fine, the config was not (and browsers log every
+        // non-2xx answer as an error).
+        return Json(Checked { ok: false, problems: problems(&body.text, &errors), outcome: None }).into_response();
     }
     let (reply, outcome) = oneshot::channel();
     if console.reload.send(ReloadRequest { text: Some(body.text), reply: Some(reply) }).await.is_err() {
@@ -233,7 +235,7 @@ async fn apply(State(console): State<Arc<Console>>, Json(body): Json<ConfigText>
     }
     match outcome.await {
         Ok(Ok(changes)) => Json(Checked { ok: true, problems: Vec::new(), outcome: Some(changes.to_string()) }).into_response(),
-        Ok(Err(e)) => (StatusCode::CONFLICT, Json(Checked { ok: false, problems: Vec::new(), outcome: Some(e.to_string()) })).into_response(),
+        Ok(Err(e)) => Json(Checked { ok: false, problems: Vec::new(), outcome: Some(e.to_string()) }).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the collector is shutting down\n").into_response(),
     }
 }

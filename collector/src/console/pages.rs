@@ -23,7 +23,7 @@ fn esc(s: &str) -> String {
 fn frame(lang: Lang, title: &str, body: &str, script: &str) -> String {
     let t = |k| lang.t(k);
     format!(
-        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · {app}</title><style>{STYLE}</style></head>\
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · {app}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\
          <body><header><h1>{app}</h1><a href=\"/\">{overview}</a><a href=\"/dead-letters\">{dead}</a><a href=\"/config\">{config}</a><a href=\"?lang={other}\" id=\"lang\">{switch}</a></header>\
          <main>{body}</main><script>{script}</script></body></html>",
         code = lang.code(),
