@@ -393,7 +393,7 @@ fn check(path: &std::path::Path) -> anyhow::Result<()> {
             "CJ/T 188 meter {} at {} address {}: {} meter ({}), every {}, timeout {}, {} FEH wake-up bytes, DI {:?}, units {:?}",
             d.meter, d.endpoint, d.address, d.meter_type, d.medium, d.interval, d.timeout, d.dialect.preamble.len(), d.dialect.di_order, d.dialect.unit_position
         )?;
-        let reads = if d.meter_type.is_heat_meter() { "heat_energy, heat_power, volume_flow, volume" } else { "volume" };
+        let reads = if d.meter_type.is_heat_meter() { "heat_energy, heat_power, volume_flow, volume, supply_temperature, return_temperature, operating_time" } else { "volume" };
         writeln!(out, "  reads DI 901FH once a cycle: {reads}, each converted from the unit code it arrives with")?;
         if let Endpoint::Serial(line) = &d.endpoint {
             writeln!(out, "  a cycle: {:.0} ms on the wire at {} baud, plus the meter's answer delay", cjt188_cycle_time(d, line).as_secs_f64() * 1000.0, line.baud)?;

@@ -142,6 +142,7 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
                 config: shown,
                 token: c.token.clone(),
                 reload: console_reload.clone(),
+                links: sources.links(),
             }))
         });
         let serve = crate::health::serve(listener, health, pages, stop_rx.clone());

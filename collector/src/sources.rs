@@ -113,22 +113,35 @@ impl std::fmt::Display for Changes {
     }
 }
 
+/// The open links by endpoint, shared with the console so that a read it makes on a line takes
+/// its turn with the pollers there.
+pub type Links = Arc<std::sync::Mutex<BTreeMap<Endpoint, SharedLink>>>;
+
 /// The running sources.
 pub struct Sources {
     env: Env,
-    links: BTreeMap<Endpoint, SharedLink>,
+    links: Links,
     running: BTreeMap<String, Running>,
 }
 
 impl Sources {
     /// No source running yet.
     pub fn new(env: Env) -> Self {
-        Self { env, links: BTreeMap::new(), running: BTreeMap::new() }
+        Self { env, links: Links::default(), running: BTreeMap::new() }
+    }
+
+    /// The open links.
+    pub fn links(&self) -> Links {
+        Arc::clone(&self.links)
+    }
+
+    fn with_links<T>(&self, f: impl FnOnce(&mut BTreeMap<Endpoint, SharedLink>) -> T) -> T {
+        f(&mut self.links.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Devices polled, and distinct links they use.
     pub fn counts(&self) -> (usize, usize) {
-        (self.running.values().filter(|r| r.spec.device().is_some()).count(), self.links.len())
+        (self.running.values().filter(|r| r.spec.device().is_some()).count(), self.with_links(|l| l.len()))
     }
 
     /// Starts every source of `specs`.
@@ -161,7 +174,7 @@ impl Sources {
         }
         // A line whose settings changed is a new endpoint: the old link (and its port) closes
         // once no device uses it, before a device opens the new one.
-        self.links.retain(|endpoint, _| specs.values().any(|s| s.endpoint() == Some(endpoint)));
+        self.with_links(|links| links.retain(|endpoint, _| specs.values().any(|s| s.endpoint() == Some(endpoint))));
         for key in changes.changed.iter().chain(&changes.added) {
             if let Some(spec) = specs.get(key) {
                 self.start(key.clone(), spec.clone(), tasks);
@@ -214,7 +227,7 @@ impl Sources {
             });
             started.push((handle, done_rx));
         };
-        let link = spec.endpoint().map(|e| self.links.entry(e.clone()).or_insert_with(|| SharedLink::new(Link::new(e.clone()))).clone());
+        let link = spec.endpoint().map(|e| self.with_links(|links| links.entry(e.clone()).or_insert_with(|| SharedLink::new(Link::new(e.clone()))).clone()));
         let env = &self.env;
         match (&spec, link) {
             (Spec::Modbus(device), Some(link)) => {

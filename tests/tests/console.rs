@@ -80,6 +80,19 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     page.goto(&format!("{base}/"));
     page.wait_for("document.querySelector('tr[data-source=\"m2\"] [data-k=\"state\"]') && document.querySelector('tr[data-source=\"m2\"] [data-k=\"state\"]').textContent === 'answering'", Duration::from_secs(10));
 
+    // Try a point on the line the collector polls: SDM630 frequency, input register 0x46, f32.
+    page.goto(&format!("{base}/try"));
+    let endpoint = page.eval("document.querySelector('#endpoints option').value");
+    page.eval(&format!(
+        "const f=document.getElementById('try');f.endpoint.value={endpoint};f.unit.value='1';f.function.value='input';f.address.value='70';f.type.value='f32';document.getElementById('read').click()"
+    ));
+    page.wait_for("document.querySelectorAll('#values tr[data-order]').length === 4", Duration::from_secs(5));
+    let abcd = page.eval("Number(document.querySelector('#values tr[data-order=\"ABCD\"] td.n').textContent)").as_f64().unwrap();
+    assert!((49.0..51.0).contains(&abcd), "frequency in ABCD order: {abcd}");
+    let cdab = page.eval("Number(document.querySelector('#values tr[data-order=\"CDAB\"] td.n').textContent)").as_f64().unwrap();
+    assert!(!(49.0..51.0).contains(&cdab), "swapped words must not look right: {cdab}");
+    assert_eq!(page.eval("document.getElementById('words').textContent.split(' ').length"), 2);
+
     // Chinese, by the switch.
     page.goto(&format!("{base}/?lang=zh"));
     assert_eq!(page.eval("document.documentElement.lang"), "zh");

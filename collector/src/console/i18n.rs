@@ -108,6 +108,16 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("messages", "Messages", "消息"),
     ("connected", "connected", "已连接"),
     ("disconnected", "disconnected", "未连接"),
+    ("try", "Try a point", "试读测点"),
+    ("read", "Read", "读取"),
+    ("unit_id", "Unit id", "从站地址"),
+    ("function", "Register table", "寄存器类型"),
+    ("address", "Address", "地址"),
+    ("data_type", "Type", "数据类型"),
+    ("scale", "Scale", "倍率"),
+    ("words", "Registers", "寄存器"),
+    ("order", "Word order", "字序"),
+    ("try_note", "Reads once; on a line the collector polls, the read takes its turn between the pollers'.", "只读一次;在已轮询的线路上,与轮询轮流使用线路。"),
 ];
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 pub mod i18n;
 pub mod locate;
 pub mod pages;
+pub mod probe;
 pub mod spec;
 pub mod view;
 
@@ -55,6 +56,8 @@ pub struct Console {
     pub config: Arc<StdMutex<Config>>,
     pub token: Option<String>,
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// The open lines, for reads that take their turn on them.
+    pub links: crate::sources::Links,
 }
 
 impl Console {
@@ -73,6 +76,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/events", get(events))
         .route("/api/check", post(check))
         .route("/api/apply", post(apply))
+        .route("/try", get(try_page))
+        .route("/api/read", post(try_read))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&console), guard));
     Router::new().route("/login", get(login_page).post(login)).merge(guarded).with_state(console)
 }
@@ -238,6 +243,15 @@ async fn apply(State(console): State<Arc<Console>>, Json(body): Json<ConfigText>
         Ok(Err(e)) => Json(Checked { ok: false, problems: Vec::new(), outcome: Some(e.to_string()) }).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the collector is shutting down\n").into_response(),
     }
+}
+
+async fn try_page(State(console): State<Arc<Console>>, headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let (lang, remember) = language(&headers, &query);
+    page(pages::try_point(lang, &probe::endpoints(&console.links)), remember)
+}
+
+async fn try_read(State(console): State<Arc<Console>>, Json(ask): Json<probe::TryRead>) -> Response {
+    Json(probe::read(&console.links, &ask).await).into_response()
 }
 
 async fn login_page(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {

@@ -24,7 +24,7 @@ fn frame(lang: Lang, title: &str, body: &str, script: &str) -> String {
     let t = |k| lang.t(k);
     format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · {app}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\
-         <body><header><h1>{app}</h1><a href=\"/\">{overview}</a><a href=\"/dead-letters\">{dead}</a><a href=\"/config\">{config}</a><a href=\"?lang={other}\" id=\"lang\">{switch}</a></header>\
+         <body><header><h1>{app}</h1><a href=\"/\">{overview}</a><a href=\"/dead-letters\">{dead}</a><a href=\"/config\">{config}</a><a href=\"/try\">{try_}</a><a href=\"?lang={other}\" id=\"lang\">{switch}</a></header>\
          <main>{body}</main><script>{script}</script></body></html>",
         code = lang.code(),
         title = esc(title),
@@ -32,6 +32,7 @@ fn frame(lang: Lang, title: &str, body: &str, script: &str) -> String {
         overview = t("overview"),
         dead = t("dead_letters"),
         config = t("config"),
+        try_ = t("try"),
         other = lang.other().code(),
         switch = t("switch"),
     )
@@ -255,6 +256,43 @@ pub fn config(lang: Lang, file: &str, text: &str) -> String {
         w = words(lang, &["line", "applied", "config_ok"])
     );
     frame(lang, t("config"), &body, &script)
+}
+
+/// The try-a-point form: an open line or a TCP address, a unit, a register and a type; the
+/// answer in every word order.
+pub fn try_point(lang: Lang, endpoints: &[String]) -> String {
+    let t = |k| lang.t(k);
+    let options: String = endpoints.iter().map(|e| format!("<option>{}</option>", esc(e))).collect();
+    let types: String = ["u16", "i16", "u32", "i32", "f32", "u64", "i64", "f64"].iter().map(|d| format!("<option>{d}</option>")).collect();
+    let body = format!(
+        "<h2>{title}</h2><p class=\"note\">{note}</p><form id=\"try\"><table>\
+         <tr><th>{endpoint}</th><td><input name=\"endpoint\" list=\"endpoints\" size=\"40\" placeholder=\"10.0.0.7:502\"><datalist id=\"endpoints\">{options}</datalist></td></tr>\
+         <tr><th>{unit}</th><td><input name=\"unit\" type=\"number\" min=\"0\" max=\"255\" value=\"1\"></td></tr>\
+         <tr><th>{function}</th><td><select name=\"function\"><option>holding</option><option>input</option></select></td></tr>\
+         <tr><th>{address}</th><td><input name=\"address\" type=\"number\" min=\"0\" max=\"65535\" value=\"0\"></td></tr>\
+         <tr><th>{data_type}</th><td><select name=\"type\">{types}</select></td></tr>\
+         <tr><th>{scale}</th><td><input name=\"scale\" value=\"1\"></td></tr></table><button id=\"read\">{read}</button></form>\
+         <p id=\"error\" class=\"failing\"></p><p>{words}: <code id=\"words\"></code></p><table id=\"values\"><tr><th>{order}</th><th>{value}</th></tr></table>",
+        title = t("try"),
+        note = t("try_note"),
+        endpoint = t("endpoint"),
+        unit = t("unit_id"),
+        function = t("function"),
+        address = t("address"),
+        data_type = t("data_type"),
+        scale = t("scale"),
+        read = t("read"),
+        words = t("words"),
+        order = t("order"),
+        value = t("value"),
+    );
+    let script = "document.getElementById('try').onsubmit=async e=>{e.preventDefault();const f=new FormData(e.target);\
+        const ask={endpoint:f.get('endpoint'),unit:Number(f.get('unit')),function:f.get('function'),address:Number(f.get('address')),type:f.get('type'),scale:Number(f.get('scale'))};\
+        const r=await (await fetch('/api/read',{method:'POST',headers:{'Content-Type':'application/json','X-Console':'1'},body:JSON.stringify(ask)})).json();\
+        document.getElementById('error').textContent=r.error||'';document.getElementById('words').textContent=r.words.join(' ');\
+        const tb=document.getElementById('values');tb.querySelectorAll('tr[data-order]').forEach(x=>x.remove());\
+        for(const [o,v] of r.values){const tr=document.createElement('tr');tr.dataset.order=o;tr.innerHTML='<td>'+o+'</td><td class=\"n\">'+v+'</td>';tb.appendChild(tr);}};";
+    frame(lang, t("try"), &body, script)
 }
 
 /// The sign-in page (only when the console has a token).
