@@ -9,6 +9,7 @@ pub mod dead_letter;
 pub mod disk;
 pub mod dlt645;
 pub mod health;
+pub mod identify;
 pub mod journal;
 pub mod line;
 pub mod live;

@@ -508,6 +508,7 @@ fn scan(options: collector::scan::Options) -> anyhow::Result<()> {
     let mut progress = |p: Progress| match p {
         Progress::Probing(protocol) => eprintln!("probing for {protocol} devices..."),
         Progress::Units { probed, of, found } => eprintln!("  {probed}/{of} unit ids probed, {found} answered"),
+        Progress::Identifying { unit } => eprintln!("  reading unit {unit} at each built-in profile's registers..."),
     };
     let found = runtime.block_on(collector::scan::scan(&options, &mut progress))?;
     eprint!("{found}");

@@ -159,17 +159,19 @@ pub enum ModbusAnswer {
 }
 
 /// What the Modbus probe found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModbusScan {
     pub units: UnitRange,
     /// Unit ids that answered, in order.
     pub found: Vec<(u8, ModbusAnswer)>,
     /// Unit ids whose answer was garbled twice (two devices with one id, noise), and how.
     pub garbled: Vec<(u8, String)>,
+    /// The built-in profiles each found unit reads plausibly with ([`crate::identify`]).
+    pub fits: std::collections::BTreeMap<u8, Vec<crate::identify::Fit>>,
 }
 
 /// What a scan found on a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scan {
     pub endpoint: Endpoint,
     pub timeout: Duration,
@@ -186,6 +188,8 @@ pub enum Progress {
     Probing(Protocol),
     /// Modbus unit ids probed so far, of how many, and how many answered.
     Units { probed: usize, of: usize, found: usize },
+    /// Reading a found unit at each built-in profile's registers.
+    Identifying { unit: u8 },
 }
 
 /// Probes the line of `options` for each protocol asked (DL/T 645, then CJ/T 188, then Modbus),
@@ -355,7 +359,13 @@ async fn probe_modbus(link: &mut Link, units: UnitRange, timeout: Duration, prog
             progress(Progress::Units { probed, of: units.len(), found: found.len() });
         }
     }
-    Ok(ModbusScan { units, found, garbled })
+    let mut fits = std::collections::BTreeMap::new();
+    for (unit, _) in &found {
+        progress(Progress::Identifying { unit: *unit });
+        let fit = crate::identify::identify(link, *unit, timeout).await.map_err(|cause| ScanError::Line { during: format!("identifying Modbus unit {unit}"), cause })?;
+        fits.insert(*unit, fit);
+    }
+    Ok(ModbusScan { units, found, garbled, fits })
 }
 
 // ------------------------------------------------------------------------------------------
@@ -483,8 +493,13 @@ impl Scan {
                     ModbusAnswer::Register(_) => String::new(),
                     ModbusAnswer::Exception { code, .. } => format!("  # answered exception {code:02X}H to holding register 0"),
                 };
+                let profile = match m.fits.get(unit).map(Vec::as_slice).unwrap_or_default() {
+                    [one] => format!("profile = {}  # proposed: {} read plausibly at its registers; confirm with collector check", quoted(&one.profile), one.evidence_line()),
+                    [] => "profile = \"?\"  # pick one: collector profiles (no built-in profile could be confirmed by its readings)".to_owned(),
+                    several => format!("profile = \"?\"  # several read plausibly: {}", several.iter().map(|f| format!("{} ({})", f.profile, f.evidence_line())).collect::<Vec<_>>().join("; ")),
+                };
                 out.push_str(&format!(
-                    "\n[[modbus.devices]]\nname = \"unit-{unit}\"{how}\n{}unit = {unit}\nprofile = \"?\"  # pick one: collector profiles\ninterval = \"1m\"\n",
+                    "\n[[modbus.devices]]\nname = \"unit-{unit}\"{how}\n{}unit = {unit}\n{profile}\ninterval = \"1m\"\n",
                     self.place(true)
                 ));
             }
@@ -533,6 +548,10 @@ impl fmt::Display for Scan {
             writeln!(f, "  Modbus: unit ids {} answering: {listed}", m.units)?;
             for (unit, detail) in &m.garbled {
                 writeln!(f, "  Modbus: unit {unit} answered garbled twice ({detail}): two devices with that id, or noise")?;
+            }
+            for (unit, fits) in &m.fits {
+                let names: Vec<String> = fits.iter().map(|fit| format!("{} ({})", fit.profile, fit.evidence_line())).collect();
+                writeln!(f, "  Modbus: unit {unit} reads plausibly with: {}", if names.is_empty() { "no built-in profile".to_owned() } else { names.join("; ") })?;
             }
         }
         Ok(())
@@ -612,6 +631,7 @@ mod tests {
                 units: UnitRange::ALL,
                 found: vec![(3, ModbusAnswer::Register(7)), (17, ModbusAnswer::Exception { code: 2, name: "IllegalDataAddress".into() })],
                 garbled: vec![(9, "garbled answer (CRC error): x".into())],
+                fits: [(3, vec![crate::identify::Fit { profile: "eastron_sdm630".into(), evidence: vec![("frequency".into(), 50.01, "Hz")] }]), (17, Vec::new())].into_iter().collect(),
             }),
         }
     }
@@ -652,7 +672,7 @@ mod tests {
         let s = Scan {
             dlt645: Probe::Several("the frame carries checksum 55H, its bytes sum to 54H".into()),
             cjt188: Probe::Found(Cjt188Meter { meter_type: cjt188::MeterType::Electricity, address: "00000000000001".parse().unwrap() }),
-            modbus: Some(ModbusScan { units: UnitRange::ALL, found: Vec::new(), garbled: Vec::new() }),
+            modbus: Some(ModbusScan { units: UnitRange::ALL, found: Vec::new(), garbled: Vec::new(), fits: Default::default() }),
             ..everything(serial())
         };
         let text = s.snippet();

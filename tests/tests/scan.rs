@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use e2e::{bin, SerialPair};
+use e2e::{bin, SerialPair, Sim};
 
 struct Bus(Child);
 
@@ -119,4 +119,30 @@ fn several_meters_answering_a_wildcard_are_reported() {
         // Only what was asked for is probed.
         assert!(!stderr.contains("Modbus"), "{stderr}");
     }
+}
+
+/// Meters of five built-in profiles behind a serial server (meter-sim passing RTU frames over
+/// TCP): the scan reads each found unit at every profile's witness registers (a frequency: its
+/// range excludes zero) and proposes the one profile whose readings are plausible. The Acrel
+/// meter's profile (energy only) and the flow meter's have no such reading: they get none, and
+/// it is said so.
+#[test]
+fn scan_proposes_the_profile_each_meter_reads_plausibly_with() {
+    let sim = Sim::start(&["--rtu-over-tcp", "--seed", "11", "--device", "1=eastron_sdm630", "--device", "2=acrel_adw300", "--device", "3=chint_dtsu666", "--device", "4=schneider_iem3000", "--device", "5=tuf2000m"]);
+    let port = sim.port().to_string();
+    let (out, stdout, stderr) = scan(&["--host", "127.0.0.1", "--port", &port, "--protocols", "modbus", "--units", "1-6", "--timeout", "200ms"]);
+    assert!(out.status.success(), "{stderr}");
+    let profile_of = |unit: u8| -> String {
+        let entry = stdout.split("[[modbus.devices]]").find(|e| e.contains(&format!("\nunit = {unit}\n"))).unwrap_or_else(|| panic!("unit {unit} not found:\n{stdout}"));
+        entry.lines().find(|l| l.starts_with("profile = ")).unwrap().to_owned()
+    };
+    for (unit, profile) in [(1, "eastron_sdm630"), (3, "chint_dtsu666"), (4, "schneider_iem3000")] {
+        let line = profile_of(unit);
+        assert!(line.starts_with(&format!("profile = \"{profile}\"  # proposed: frequency = ")), "unit {unit}: {line}");
+    }
+    for unit in [2, 5] {
+        assert!(profile_of(unit).starts_with("profile = \"?\"  # pick one"), "{}", profile_of(unit));
+    }
+    assert!(stderr.contains("unit 1 reads plausibly with: eastron_sdm630 (frequency = "), "{stderr}");
+    assert!(stderr.contains("unit 5 reads plausibly with: no built-in profile"), "{stderr}");
 }
