@@ -143,6 +143,7 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
                 token: c.token.clone(),
                 reload: console_reload.clone(),
                 links: sources.links(),
+                scans: Default::default(),
             }))
         });
         let serve = crate::health::serve(listener, health, pages, stop_rx.clone());

@@ -37,7 +37,8 @@ pub const BYTE_TIMEOUT: Duration = Duration::from_millis(100);
 pub const PROGRESS_EVERY: usize = 16;
 
 /// A protocol the scan can probe for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Modbus,
     Dlt645,
@@ -195,7 +196,7 @@ pub enum Progress {
 /// Probes the line of `options` for each protocol asked (DL/T 645, then CJ/T 188, then Modbus),
 /// calling `progress` as it goes. Only the line failing (it cannot be opened, or closes) is an
 /// error; what meters do, silence and garbled answers included, is in the result.
-pub async fn scan(options: &Options, progress: &mut dyn FnMut(Progress)) -> Result<Scan, ScanError> {
+pub async fn scan(options: &Options, progress: &mut (dyn FnMut(Progress) + Send)) -> Result<Scan, ScanError> {
     if options.timeout.is_zero() {
         return Err(ScanError::ZeroTimeout);
     }
@@ -334,7 +335,7 @@ fn classify_cjt188(bytes: &[u8]) -> Probe<Cjt188Meter> {
     }
 }
 
-async fn probe_modbus(link: &mut Link, units: UnitRange, timeout: Duration, progress: &mut dyn FnMut(Progress)) -> Result<ModbusScan, ScanError> {
+async fn probe_modbus(link: &mut Link, units: UnitRange, timeout: Duration, progress: &mut (dyn FnMut(Progress) + Send)) -> Result<ModbusScan, ScanError> {
     let request = ReadRequest { function: RegisterFunction::Holding, start: 0, count: 1, items: Vec::new() };
     let mut found = Vec::new();
     let mut garbled = Vec::new();

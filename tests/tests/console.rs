@@ -84,7 +84,7 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     page.goto(&format!("{base}/try"));
     let endpoint = page.eval("document.querySelector('#endpoints option').value");
     page.eval(&format!(
-        "const f=document.getElementById('try');f.endpoint.value={endpoint};f.unit.value='1';f.function.value='input';f.address.value='70';f.type.value='f32';document.getElementById('read').click()"
+        "{{const f=document.getElementById('try');f.endpoint.value={endpoint};f.unit.value='1';f.function.value='input';f.address.value='70';f.type.value='f32';document.getElementById('read').click()}}"
     ));
     page.wait_for("document.querySelectorAll('#values tr[data-order]').length === 4", Duration::from_secs(5));
     let abcd = page.eval("Number(document.querySelector('#values tr[data-order=\"ABCD\"] td.n').textContent)").as_f64().unwrap();
@@ -92,6 +92,25 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     let cdab = page.eval("Number(document.querySelector('#values tr[data-order=\"CDAB\"] td.n').textContent)").as_f64().unwrap();
     assert!(!(49.0..51.0).contains(&cdab), "swapped words must not look right: {cdab}");
     assert_eq!(page.eval("document.getElementById('words').textContent.split(' ').length"), 2);
+
+    // Discovery: a line the collector polls is refused; a new serial server is scanned, and the
+    // config it prints proposes the meter's profile.
+    let new_line = Sim::start(&["--rtu-over-tcp", "--seed", "9", "--device", "2=eastron_sdm630"]);
+    page.goto(&format!("{base}/discover"));
+    let scan = |page: &mut e2e::cdp::Page, port: u16| {
+        page.eval(&format!(
+            "{{const f=document.getElementById('scan');f.host.value='127.0.0.1';f.port.value='{port}';f.units.value='1-3';f.timeout_ms.value='200';\
+             for(const c of f.querySelectorAll('[name=protocols]'))c.checked=c.value==='modbus';document.getElementById('start').click()}}"
+        ));
+    };
+    scan(&mut page, sim.port());
+    let refused = page.wait_for("document.getElementById('error').textContent", Duration::from_secs(5));
+    assert!(refused.as_str().unwrap().contains("is polled by this collector"), "{refused}");
+    scan(&mut page, new_line.port());
+    let snippet = page.wait_for("document.getElementById('snippet').value", Duration::from_secs(15));
+    let snippet = snippet.as_str().unwrap();
+    assert!(snippet.contains("unit = 2\nprofile = \"eastron_sdm630\"  # proposed: frequency = "), "{snippet}");
+    assert!(page.eval("document.getElementById('progress').textContent").as_str().unwrap().contains("3/3 unit ids probed, 1 answered"));
 
     // Chinese, by the switch.
     page.goto(&format!("{base}/?lang=zh"));

@@ -117,6 +117,18 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("scale", "Scale", "倍率"),
     ("words", "Registers", "寄存器"),
     ("order", "Word order", "字序"),
+    ("discover", "Discover meters", "发现仪表"),
+    ("discover_note", "Scans a line the collector does not poll yet: a serial port, or a serial server passing raw frames. Every silent unit id costs the timeout.", "扫描尚未被采集器轮询的线路:串口,或透传原始报文的串口服务器。每个无应答的地址耗时一个超时。"),
+    ("serial_port", "Serial port", "串口"),
+    ("baud", "Baud rate", "波特率"),
+    ("parity", "Parity", "校验"),
+    ("or_server", "or serial server host : port", "或串口服务器 主机 : 端口"),
+    ("units", "Unit ids", "从站地址范围"),
+    ("timeout", "Timeout per probe (ms)", "每次探测超时(毫秒)"),
+    ("protocols", "Protocols", "协议"),
+    ("scan", "Scan", "扫描"),
+    ("found", "Found", "发现"),
+    ("snippet", "Config for what was found (paste into the configuration, confirm the profiles)", "所发现设备的配置(粘贴到配置中,并确认型号模板)"),
     ("try_note", "Reads once; on a line the collector polls, the read takes its turn between the pollers'.", "只读一次;在已轮询的线路上,与轮询轮流使用线路。"),
 ];
 

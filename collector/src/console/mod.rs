@@ -10,6 +10,7 @@
 //! page it is kept in an HttpOnly, SameSite=Strict cookie; scripts may send it as a bearer token.
 //! Changing requests must carry `X-Console: 1`, which a cross-site form cannot send.
 
+pub mod discover;
 pub mod i18n;
 pub mod locate;
 pub mod pages;
@@ -58,6 +59,8 @@ pub struct Console {
     pub reload: mpsc::Sender<ReloadRequest>,
     /// The open lines, for reads that take their turn on them.
     pub links: crate::sources::Links,
+    /// Scans started from the discovery page.
+    pub scans: Arc<discover::Jobs>,
 }
 
 impl Console {
@@ -78,6 +81,9 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/api/apply", post(apply))
         .route("/try", get(try_page))
         .route("/api/read", post(try_read))
+        .route("/discover", get(discover_page))
+        .route("/api/scan", post(start_scan))
+        .route("/api/scan/:id", get(scan_state))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&console), guard));
     Router::new().route("/login", get(login_page).post(login)).merge(guarded).with_state(console)
 }
@@ -252,6 +258,25 @@ async fn try_page(State(console): State<Arc<Console>>, headers: HeaderMap, Query
 
 async fn try_read(State(console): State<Arc<Console>>, Json(ask): Json<probe::TryRead>) -> Response {
     Json(probe::read(&console.links, &ask).await).into_response()
+}
+
+async fn discover_page(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {
+    let (lang, remember) = language(&headers, &query);
+    page(pages::discover(lang), remember)
+}
+
+async fn start_scan(State(console): State<Arc<Console>>, Json(ask): Json<discover::ScanAsk>) -> Response {
+    match console.scans.start(&ask, &console.links) {
+        Ok(id) => Json(serde_json::json!({ "id": id })).into_response(),
+        Err(error) => Json(serde_json::json!({ "error": error })).into_response(),
+    }
+}
+
+async fn scan_state(State(console): State<Arc<Console>>, Path(id): Path<u64>) -> Response {
+    match console.scans.view(id) {
+        Some(job) => Json(job).into_response(),
+        None => (StatusCode::NOT_FOUND, "no such scan\n").into_response(),
+    }
 }
 
 async fn login_page(headers: HeaderMap, Query(query): Query<HashMap<String, String>>) -> Response {

@@ -24,7 +24,7 @@ fn frame(lang: Lang, title: &str, body: &str, script: &str) -> String {
     let t = |k| lang.t(k);
     format!(
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title} · {app}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head>\
-         <body><header><h1>{app}</h1><a href=\"/\">{overview}</a><a href=\"/dead-letters\">{dead}</a><a href=\"/config\">{config}</a><a href=\"/try\">{try_}</a><a href=\"?lang={other}\" id=\"lang\">{switch}</a></header>\
+         <body><header><h1>{app}</h1><a href=\"/\">{overview}</a><a href=\"/dead-letters\">{dead}</a><a href=\"/config\">{config}</a><a href=\"/try\">{try_}</a><a href=\"/discover\">{discover}</a><a href=\"?lang={other}\" id=\"lang\">{switch}</a></header>\
          <main>{body}</main><script>{script}</script></body></html>",
         code = lang.code(),
         title = esc(title),
@@ -33,6 +33,7 @@ fn frame(lang: Lang, title: &str, body: &str, script: &str) -> String {
         dead = t("dead_letters"),
         config = t("config"),
         try_ = t("try"),
+        discover = t("discover"),
         other = lang.other().code(),
         switch = t("switch"),
     )
@@ -293,6 +294,39 @@ pub fn try_point(lang: Lang, endpoints: &[String]) -> String {
         const tb=document.getElementById('values');tb.querySelectorAll('tr[data-order]').forEach(x=>x.remove());\
         for(const [o,v] of r.values){const tr=document.createElement('tr');tr.dataset.order=o;tr.innerHTML='<td>'+o+'</td><td class=\"n\">'+v+'</td>';tb.appendChild(tr);}};";
     frame(lang, t("try"), &body, script)
+}
+
+/// Discovery: scan a line the collector does not poll, then copy the config it prints.
+pub fn discover(lang: Lang) -> String {
+    let t = |k| lang.t(k);
+    let body = format!(
+        "<h2>{title}</h2><p class=\"note\">{note}</p><form id=\"scan\"><table>\
+         <tr><th>{serial}</th><td><input name=\"device\" placeholder=\"/dev/ttyUSB1\"> {baud} <input name=\"baud\" type=\"number\" value=\"9600\" size=\"7\"> {parity} <select name=\"parity\"><option>even</option><option>none</option><option>odd</option></select></td></tr>\
+         <tr><th>{server}</th><td><input name=\"host\" placeholder=\"10.0.0.7\"> : <input name=\"port\" type=\"number\" size=\"6\"></td></tr>\
+         <tr><th>{units}</th><td><input name=\"units\" value=\"1-247\"></td></tr><tr><th>{timeout}</th><td><input name=\"timeout_ms\" type=\"number\" value=\"200\"></td></tr>\
+         <tr><th>{protocols}</th><td><label><input type=\"checkbox\" name=\"protocols\" value=\"modbus\" checked> Modbus</label> <label><input type=\"checkbox\" name=\"protocols\" value=\"dlt645\" checked> DL/T 645</label> <label><input type=\"checkbox\" name=\"protocols\" value=\"cjt188\" checked> CJ/T 188</label></td></tr>\
+         </table><button id=\"start\">{scan}</button></form><p id=\"error\" class=\"failing\"></p><pre id=\"progress\"></pre><h3>{found}</h3><pre id=\"summary\"></pre><p>{snippet_label}</p><textarea id=\"snippet\" readonly style=\"height:16em\"></textarea>",
+        title = t("discover"),
+        note = t("discover_note"),
+        serial = t("serial_port"),
+        baud = t("baud"),
+        parity = t("parity"),
+        server = t("or_server"),
+        units = t("units"),
+        timeout = t("timeout"),
+        protocols = t("protocols"),
+        scan = t("scan"),
+        found = t("found"),
+        snippet_label = t("snippet"),
+    );
+    let script = "const $=id=>document.getElementById(id);\
+        $('scan').onsubmit=async e=>{e.preventDefault();const f=new FormData(e.target);$('error').textContent='';$('progress').textContent='';$('summary').textContent='';$('snippet').value='';\
+        const ask={device:f.get('device')||null,baud:Number(f.get('baud')),parity:f.get('parity'),host:f.get('host')||null,port:f.get('port')?Number(f.get('port')):null,units:f.get('units'),timeout_ms:Number(f.get('timeout_ms')),protocols:f.getAll('protocols')};\
+        const r=await (await fetch('/api/scan',{method:'POST',headers:{'Content-Type':'application/json','X-Console':'1'},body:JSON.stringify(ask)})).json();\
+        if(r.error){$('error').textContent=r.error;return;}\
+        const poll=async()=>{const j=await (await fetch('/api/scan/'+r.id)).json();$('progress').textContent=j.progress.join('\\n');\
+        if(!j.done){setTimeout(poll,500);return;}$('error').textContent=j.error||'';$('summary').textContent=j.summary||'';$('snippet').value=j.snippet||'';};poll();};";
+    frame(lang, t("discover"), &body, script)
 }
 
 /// The sign-in page (only when the console has a token).
