@@ -80,8 +80,8 @@ pub struct Health {
 }
 
 /// Serves requests on `listener` until `shutdown` turns true; paths other than `/healthz` and
-/// `/metrics` go to `pages` when given (the console).
-pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axum::Router>, mut shutdown: watch::Receiver<bool>) {
+/// `/metrics` go to `pages` when given (the console). With `tls`, every connection is HTTPS.
+pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axum::Router>, tls: Option<tokio_rustls::TlsAcceptor>, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut accept_backoff = Duration::from_millis(10);
     loop {
@@ -109,6 +109,7 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axu
         };
         let health = Arc::clone(&health);
         let pages = pages.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(|request: Request<Incoming>| {
                 let health = Arc::clone(&health);
@@ -127,12 +128,20 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axu
                     }
                 }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(READ_TIMEOUT)
-                .keep_alive(false)
-                .serve_connection(TokioIo::new(stream), service);
-            match tokio::time::timeout(EXCHANGE_TIMEOUT, connection).await {
+            let exchange = async {
+                match tls {
+                    // The handshake counts against the head's deadline: a client that opens a
+                    // connection and says nothing holds a slot no longer than one that says
+                    // nothing over plain HTTP.
+                    Some(acceptor) => match tokio::time::timeout(READ_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(secure)) => serve_connection(secure, service).await,
+                        Ok(Err(e)) => Ok(debug!(error = %e, "TLS handshake failed")),
+                        Err(_) => Ok(debug!("TLS handshake cut at its deadline")),
+                    },
+                    None => serve_connection(stream, service).await,
+                }
+            };
+            match tokio::time::timeout(EXCHANGE_TIMEOUT, exchange).await {
                 Ok(Err(e)) => debug!(error = %e, "health request failed"),
                 Err(_) => debug!("health request cut at its deadline"),
                 Ok(Ok(())) => {}
@@ -140,6 +149,15 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axu
             drop(slot);
         });
     }
+}
+
+/// One HTTP/1 exchange on `io`, plain or TLS, with the head's read deadline.
+async fn serve_connection<S, Svc>(io: S, service: Svc) -> Result<(), hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    Svc: hyper::service::Service<Request<Incoming>, Response = Response<axum::body::Body>, Error = Infallible>,
+{
+    hyper::server::conn::http1::Builder::new().timer(TokioTimer::new()).header_read_timeout(READ_TIMEOUT).keep_alive(false).serve_connection(TokioIo::new(io), service).await
 }
 
 fn answer(request: &Request<Incoming>, health: &Health) -> Response<Full<Bytes>> {
@@ -378,7 +396,7 @@ mod limits {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (_stop, shutdown) = watch::channel(false);
-        tokio::spawn(serve(listener, Arc::clone(&h), None, shutdown));
+        tokio::spawn(serve(listener, Arc::clone(&h), None, None, shutdown));
         let mut idle = Vec::new();
         for _ in 0..MAX_CONNECTIONS {
             idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());

@@ -146,7 +146,11 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
                 scans: Default::default(),
             }))
         });
-        let serve = crate::health::serve(listener, health, pages, stop_rx.clone());
+        let tls = config.console.as_ref().and_then(|c| c.tls.as_ref()).map(|t| tokio_rustls::TlsAcceptor::from(std::sync::Arc::clone(&t.server)));
+        if tls.is_some() {
+            info!("the health endpoint and console speak HTTPS only");
+        }
+        let serve = crate::health::serve(listener, health, pages, tls, stop_rx.clone());
         tasks.spawn("the health endpoint", async move {
             serve.await;
             Ok(())

@@ -424,3 +424,20 @@ pub fn publish(port: u16, topic: &str, messages: &[&[u8]]) {
         assert!(child.wait().expect("mosquitto_pub ends").success());
     }
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+pub fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca"]);
+    for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "collector", "extendedKeyUsage=clientAuth")] {
+        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}")]);
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        run(&[
+            "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &format!("{name}.pem"), "-days", "2",
+            "-extfile", &format!("{name}.ext"),
+        ]);
+    }
+}

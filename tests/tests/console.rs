@@ -137,3 +137,46 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     let m2 = slots("m2");
     assert!(!m2.is_empty() && m2[0] > applied_at - chrono::Duration::seconds(1), "{m2:?} applied at {applied_at}");
 }
+
+/// With a certificate the listener speaks HTTPS only (health probes included), and with a token
+/// the pages need it: without one a browser is sent to sign in, a script may send it as a bearer
+/// token, and signing in sets the cookie.
+#[test]
+fn https_and_a_token_guard_the_console() {
+    let sim = Sim::start(&["--seed", "5", "--device", "1=eastron_sdm630"]);
+    let http = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    e2e::make_certificates(dir.path());
+    std::fs::write(dir.path().join("token"), "s3cret-token\n").unwrap();
+    let path = write_config(dir.path(), "", &[]);
+    let text = config_text(sim.port(), http, &[("m1", 1)], "").replace("[console]\n", "[console]\ntoken_file = \"token\"\ncert_file = \"server.pem\"\nkey_file = \"server.key\"\n");
+    std::fs::write(&path, text).unwrap();
+    let mut collector = Command::new(bin("collector")).args(["run", "--config"]).arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let ca = dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let curl = |args: &[&str]| -> (String, String) {
+        let out = Command::new("curl").args(["-sS", "--max-time", "5", "--cacert", ca]).args(args).output().unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let url = |p: &str| format!("https://127.0.0.1:{http}{p}");
+    assert_eq!(curl(&[&url("/healthz")]).0, "ok\n");
+    // Plain HTTP gets no answer.
+    let (body, err) = curl(&[&format!("http://127.0.0.1:{http}/healthz")]);
+    assert!(body.is_empty() && !err.is_empty(), "{body}{err}");
+    // No token: sent to sign in; a wrong one too.
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", &url("/")]).0, format!("303 {}", url("/login")));
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer wrong", &url("/")]).0, "303");
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "X-Console: 1", &url("/api/check")]).0, "401");
+    // The bearer token opens the pages; signing in sets the cookie that does.
+    assert!(curl(&["-H", "Authorization: Bearer s3cret-token", &url("/")]).0.contains("Gateway console"));
+    let (headers, _) = curl(&["-D", "-", "-o", "/dev/null", "--data", "token=s3cret-token", &url("/login")]);
+    let cookie = headers.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap_or_else(|| panic!("{headers}"));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    assert!(curl(&["-H", &format!("Cookie: {pair}"), &url("/device/m1")]).0.contains("active_energy_import"));
+    // A changing request without X-Console is refused even with the token.
+    assert_eq!(curl(&["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: Bearer s3cret-token", "-H", "Content-Type: application/json", "--data", "{\"text\":\"\"}", &url("/api/check")]).0, "403");
+    assert!(Command::new("kill").args(["-TERM", &collector.id().to_string()]).status().unwrap().success());
+    assert!(collector.wait().unwrap().success());
+}

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use e2e::{bin, free_port, publish, run_collector, Server};
+use e2e::{bin, free_port, make_certificates, publish, run_collector, Server};
 use readings::{Quality, Reading};
 
 fn config(dir: &std::path::Path, port: u16, client_id: &str) -> std::path::PathBuf {
@@ -232,23 +232,6 @@ fn sigkill_while_publishing_loses_no_acknowledged_message() {
     }
     let expected: BTreeMap<i64, f64> = (0..N).map(|i| (1_795_000_000_000 + i as i64 * 1000, (i + 1) as f64)).collect();
     assert_eq!(by_time, expected);
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-fn make_certificates(dir: &std::path::Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test-ca"]);
-    for (name, cn, ext) in [("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1"), ("client", "collector", "extendedKeyUsage=clientAuth")] {
-        run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={cn}")]);
-        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-        run(&[
-            "x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", &format!("{name}.pem"), "-days", "2",
-            "-extfile", &format!("{name}.ext"),
-        ]);
-    }
 }
 
 #[test]

@@ -633,7 +633,21 @@ impl Config {
             if token.is_none() && c.token_env.is_none() && c.token_file.is_none() && !h.listen.ip().is_loopback() {
                 errors.push(ConfigError::new(&file, "console", format!("health.listen {} is not a loopback address: the console then needs token_env or token_file (it can change the config)", h.listen)));
             }
-            Some(crate::console::ConsoleConfig { spec: c.clone(), token })
+            let tls = match (&c.cert_file, &c.key_file) {
+                (Some(cert), Some(key)) => match crate::console::spec::Tls::load(&base.join(cert), &base.join(key)) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        errors.push(ConfigError::new(&file, "console.cert_file", e));
+                        None
+                    }
+                },
+                (None, None) => None,
+                _ => {
+                    errors.push(ConfigError::new(&file, "console", "give cert_file and key_file together (HTTPS), or neither"));
+                    None
+                }
+            };
+            Some(crate::console::ConsoleConfig { spec: c.clone(), token, tls })
         });
         errors.extend(profile_errors);
         errors.extend(credential_errors);
