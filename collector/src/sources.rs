@@ -183,17 +183,6 @@ impl Sources {
         changes
     }
 
-    /// Stops every source, each finishing its cycle.
-    pub async fn stop_all(&mut self, tasks: &mut Supervisor) {
-        let keys: Vec<String> = self.running.keys().cloned().collect();
-        for running in self.running.values() {
-            let _ = running.stop.send(true);
-        }
-        for key in keys {
-            self.stop(&key, tasks).await;
-        }
-    }
-
     /// Tells shutdown to every source without waiting (the supervisor then joins them).
     pub fn signal_stop(&self) {
         for running in self.running.values() {

@@ -45,6 +45,14 @@ fn words(lang: Lang, keys: &[&'static str]) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
+/// The columns [`source_cells`] fills, by word key.
+const SOURCE_COLUMNS: &[&str] = &["state", "last_reading", "good", "flagged", "missing", "latency", "failures"];
+
+/// Header cells with the words of `keys`.
+fn headers(lang: Lang, keys: &[&'static str]) -> String {
+    keys.iter().map(|k| format!("<th>{}</th>", lang.t(k))).collect()
+}
+
 fn source_cells(lang: Lang, s: &SourceView) -> String {
     format!(
         "<td data-k=\"state\" class=\"{state}\">{state_text}</td><td data-k=\"last_reading\">{last}</td><td class=\"n\" data-k=\"good\">{good}</td><td class=\"n\" data-k=\"flagged\">{flagged}</td>\
@@ -77,22 +85,7 @@ pub fn overview(lang: Lang, s: &Snapshot) -> String {
         t("health"),
         if s.problems.is_empty() { format!("<span class=\"ok\">{}</span>", t("healthy")) } else { s.problems.iter().map(|p| format!("<span class=\"failing\">{}</span>", esc(p))).collect::<Vec<_>>().join("<br>") }
     );
-    let _ = write!(
-        body,
-        "<h2>{}</h2><table id=\"sources\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        t("sources"),
-        t("name"),
-        t("protocol"),
-        t("endpoint"),
-        t("interval"),
-        t("state"),
-        t("last_reading"),
-        t("good"),
-        t("flagged"),
-        t("missing"),
-        t("latency"),
-        t("failures")
-    );
+    let _ = write!(body, "<h2>{}</h2><table id=\"sources\"><tr>{}{}</tr>", t("sources"), headers(lang, &["name", "protocol", "endpoint", "interval"]), headers(lang, SOURCE_COLUMNS));
     for src in &s.sources {
         let _ = write!(
             body,
@@ -168,19 +161,7 @@ pub fn device(lang: Lang, d: &DeviceView) -> String {
     let s = &d.source;
     let mut body = String::new();
     let _ = write!(body, "<h2>{} · {}</h2><p>{} · {} · {}</p>", esc(&s.name), s.protocol, esc(&s.endpoint), t("interval"), esc(&s.interval));
-    let _ = write!(
-        body,
-        "<table id=\"source\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr><tr data-source=\"{}\">{}</tr></table>",
-        t("state"),
-        t("last_reading"),
-        t("good"),
-        t("flagged"),
-        t("missing"),
-        t("latency"),
-        t("failures"),
-        esc(&s.name),
-        source_cells(lang, s)
-    );
+    let _ = write!(body, "<table id=\"source\"><tr>{}</tr><tr data-source=\"{}\">{}</tr></table>", headers(lang, SOURCE_COLUMNS), esc(&s.name), source_cells(lang, s));
     let _ = write!(
         body,
         "<h2>{}</h2><p class=\"note\">{}</p><table id=\"points\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
