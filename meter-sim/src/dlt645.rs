@@ -290,6 +290,7 @@ mod tests {
         let mut m = meter();
         let now: DateTime<Utc> = "2026-12-01T10:30:00Z".parse().unwrap();
         let time = DataId::daily_freeze_time(2).unwrap();
+        m.profile.meta.daily_freezes = 0;
         assert_eq!(m.read(time, now), Err(NO_DATA), "a profile without daily freezes keeps none");
         m.profile.meta.daily_freezes = 62;
         // 18:30 local on 2026-12-01: the second last freeze is 2026-11-30 00:00 local.
