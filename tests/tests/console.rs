@@ -180,3 +180,44 @@ fn https_and_a_token_guard_the_console() {
     assert!(Command::new("kill").args(["-TERM", &collector.id().to_string()]).status().unwrap().success());
     assert!(collector.wait().unwrap().success());
 }
+
+/// The console needs a token off loopback: a config that opens it to the network without one is
+/// refused at `check`, and with one, a request from another address without it is sent to sign
+/// in (GET) or refused (POST).
+#[test]
+fn off_loopback_the_console_needs_its_token() {
+    let sim = Sim::start(&["--seed", "5", "--device", "1=eastron_sdm630"]);
+    let http = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "", &[]);
+    let open = config_text(sim.port(), http, &[("m1", 1)], "").replace(&format!("listen = \"127.0.0.1:{http}\""), &format!("listen = \"0.0.0.0:{http}\"\nallow_remote = true"));
+    std::fs::write(&path, &open).unwrap();
+    let check = Command::new(bin("collector")).args(["check", "--config"]).arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success() && stderr.contains(": console: health.listen 0.0.0.0:") && stderr.contains("needs token_env or token_file"), "{stderr}");
+
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    std::fs::write(&path, open.replace("[console]\n", "[console]\ntoken_file = \"token\"\n")).unwrap();
+    let mut collector = Command::new(bin("collector")).args(["run", "--config"]).arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // This machine's own non-loopback address: the request comes from the network side.
+    let hostnames = Command::new("hostname").arg("-I").output().unwrap();
+    let address = String::from_utf8_lossy(&hostnames.stdout).split_whitespace().find(|a| a.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| !ip.is_loopback())).map(str::to_owned);
+    let Some(address) = address else {
+        eprintln!("skipped the remote request: this machine has no non-loopback IPv4 address");
+        let _ = collector.kill();
+        return;
+    };
+    let status = |args: &[&str]| -> String {
+        let out = Command::new("curl").args(["-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let url = |p: &str| format!("http://{address}:{http}{p}");
+    assert_eq!(status(&[&url("/")]), "303");
+    assert_eq!(status(&["-X", "POST", "-H", "X-Console: 1", "-H", "Content-Type: application/json", "--data", "{\"text\":\"\"}", &url("/api/apply")]), "401");
+    assert_eq!(status(&["-H", "Authorization: Bearer t0ken", &url("/")]), "200");
+    // Probes stay open: /healthz needs no token.
+    assert_eq!(status(&[&url("/healthz")]), "200");
+    assert!(Command::new("kill").args(["-TERM", &collector.id().to_string()]).status().unwrap().success());
+    assert!(collector.wait().unwrap().success());
+}

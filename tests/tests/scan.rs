@@ -146,3 +146,19 @@ fn scan_proposes_the_profile_each_meter_reads_plausibly_with() {
     assert!(stderr.contains("unit 1 reads plausibly with: eastron_sdm630 (frequency = "), "{stderr}");
     assert!(stderr.contains("unit 5 reads plausibly with: no built-in profile"), "{stderr}");
 }
+
+/// Over a pseudo-terminal: meter-sim serves three Modbus meters as an RTU line, and the scan
+/// finds all three and names the profile of each.
+#[test]
+fn scan_over_a_serial_line_names_each_meters_profile() {
+    let pair = SerialPair::start();
+    let _sim = Sim::start_serial(&pair.b, &["--seed", "4", "--device", "3=eastron_sdm630", "--device", "7=chint_dtsu666", "--device", "12=schneider_iem3000"]);
+    let tty = pair.a.to_str().expect("a UTF-8 path");
+    let (out, stdout, stderr) = scan(&["--device", tty, "--protocols", "modbus", "--units", "1-12", "--timeout", "150ms"]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("12/12 unit ids probed, 3 answered"), "{stderr}");
+    for (unit, profile) in [(3, "eastron_sdm630"), (7, "chint_dtsu666"), (12, "schneider_iem3000")] {
+        let entry = stdout.split("[[modbus.devices]]").find(|e| e.contains(&format!("\nunit = {unit}\n"))).unwrap_or_else(|| panic!("unit {unit} not found:\n{stdout}"));
+        assert!(entry.contains(&format!("profile = \"{profile}\"  # proposed: frequency = ")), "unit {unit}:\n{entry}");
+    }
+}
