@@ -56,6 +56,10 @@ enum Command {
         /// Directory for the tables.
         #[arg(long)]
         out: PathBuf,
+        /// Also print the report (print.html: the overview, then an enterprise per A4 page) to
+        /// report.pdf through headless Chromium; fails saying so if none is installed.
+        #[arg(long)]
+        pdf: bool,
     },
     /// Validate the analytics config and every reference file it names, and say what they hold:
     /// enterprises, meters, production rows, and each coefficient with its source.
@@ -142,7 +146,7 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
         Command::Check { config } => check(&config),
-        Command::Leaders { config, rules, source, from, to, out } => analytics::jobs::leaders(&config, rules, source.source(), from, to, &out).map(|_| ()),
+        Command::Leaders { config, rules, source, from, to, out, pdf } => analytics::jobs::leaders(&config, rules, source.source(), from, to, &out, pdf).map(|_| ()),
         Command::Accounts { config, source, from, to, period, electricity_method, enterprises, out } => {
             analytics::jobs::accounts(&config, source.source(), from, to, period, electricity_method, &enterprises, &out)
         }
