@@ -228,8 +228,10 @@ fn influx_auth() -> InfluxAuth {
 }
 
 fn summary(store: &Path) -> anyhow::Result<()> {
+    let series = [col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")];
+    let scan_error = |e: PolarsError| analytics::load::parquet::scan_error(store, &e).context("summarising the store");
     let df = scan_store(store)?
-        .group_by([col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")])
+        .group_by(series.clone())
         .agg([
             len().alias("readings"),
             col("value").null_count().alias("without_value"),
@@ -240,19 +242,39 @@ fn summary(store: &Path) -> anyhow::Result<()> {
             col("value").min().alias("min"),
             col("value").max().alias("max"),
         ])
-        .sort(["meter", "quantity"], SortMultipleOptions::default())
+        .sort(["enterprise", "site", "meter", "quantity"], SortMultipleOptions::default())
         .collect()
-        .map_err(|e| analytics::load::parquet::scan_error(store, &e).context("summarising the store"))?;
-    let mut cols = column_texts(&df, &["meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
-    for col in &mut cols[5..7] {
+        .map_err(scan_error)?;
+    // Readings per quality: an out_of_range row is not a reading to account, and says so.
+    let by_quality = scan_store(store)?
+        .group_by([col("enterprise"), col("site"), col("meter"), col("quantity"), col("quality")])
+        .agg([len().alias("n")])
+        .sort(["quality"], SortMultipleOptions::default())
+        .collect()
+        .map_err(scan_error)?;
+    let key = |df: &DataFrame| -> anyhow::Result<Vec<String>> {
+        let parts = column_texts(df, &["enterprise", "site", "meter", "quantity"], None)?;
+        Ok((0..df.height()).map(|r| parts.iter().map(|c| c[r].as_str()).collect::<Vec<_>>().join("\u{1f}")).collect())
+    };
+    let mut qualities: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let q = column_texts(&by_quality, &["quality", "n"], None)?;
+    for (k, (quality, n)) in key(&by_quality)?.into_iter().zip(q[0].iter().zip(&q[1])) {
+        qualities.entry(k).or_default().push(format!("{quality} {n}"));
+    }
+    let mut cols = column_texts(&df, &["enterprise", "site", "meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| anyhow::anyhow!("the +08:00 offset"))?;
+    for col in &mut cols[7..9] {
         for v in col.iter_mut() {
             if let Some(t) = v.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_millis) {
-                *v = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                *v = t.with_timezone(&cst).format("%Y-%m-%d %H:%M:%S").to_string();
             }
         }
     }
-    print_columns(&["meter", "quantity", "unit", "readings", "no value", "first", "last", "min", "max"], &cols, 3);
-    let total: u64 = cols[3].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
-    println!("{} series, {total} readings", df.height());
+    let breakdown: Vec<String> = key(&df)?.iter().map(|k| qualities.get(k).map_or("-".to_owned(), |q| q.join(", "))).collect();
+    cols.insert(7, breakdown);
+    print_columns(&["enterprise", "site", "meter", "quantity", "unit", "readings", "no value", "by quality", "first (CST)", "last (CST)", "min", "max"], &cols, 5);
+    let total: u64 = cols[5].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
+    let enterprises: std::collections::BTreeSet<&String> = cols[0].iter().collect();
+    println!("{} series of {} enterprise(s), {total} readings; times in China Standard Time (UTC+08:00)", df.height(), enterprises.len());
     Ok(())
 }

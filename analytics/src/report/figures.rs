@@ -86,6 +86,13 @@ impl Figure {
     }
 }
 
+/// An axis tick: as many decimals as the step between ticks needs (a share's axis in percent).
+pub fn tick(v: f64, step: f64, f: Figure) -> String {
+    let (v, step) = if f == Figure::Share { (100.0 * v, 100.0 * step) } else { (v, step) };
+    let d = if step >= 1.0 || step <= 0.0 { 0 } else { (-step.log10()).ceil().clamp(0.0, 6.0) as usize };
+    group(&fixed(v, d))
+}
+
 /// Decimals that give `n` significant figures of `v` (none for large values, at most 6).
 pub fn significant(v: f64, n: i32) -> usize {
     if v == 0.0 || !v.is_finite() {
@@ -170,6 +177,9 @@ mod tests {
         assert_eq!(Figure::of_column("non_fossil_share"), Some(Figure::Share));
         assert_eq!(Figure::of_column("water_m3"), Some(Figure::Physical));
         assert_eq!(Figure::Tce.show(12345.678), "12,345.7");
+        assert_eq!(tick(2500.0, 2500.0, Figure::Physical), "2500");
+        assert_eq!(tick(0.25, 0.05, Figure::Intensity), "0.25");
+        assert_eq!(tick(20000.0, 10000.0, Figure::Co2T), "20,000");
         assert_eq!(Figure::Intensity.show(89.964), "90.0");
         assert_eq!(Figure::Intensity.show(0.25312), "0.253");
         assert_eq!(Figure::Share.show(0.9512), "95.1 %");

@@ -29,6 +29,8 @@ pub const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56
 pub const GREY: &str = "#999999";
 /// Candidates and the enterprise of a page.
 pub const ACCENT: &str = "#D55E00";
+/// Line height in ems: CJK fonts (Noto Sans CJK) draw a box of about 1.45 em.
+const LINE: f64 = 1.5;
 
 /// The width `text` takes at `font` px, over- rather than under-estimated: wide (CJK) characters
 /// take a full em, others up to 0.62 em.
@@ -114,7 +116,7 @@ fn legend(s: &mut String, items: &[(&str, &str)], left: f64, top: f64, width: f6
         let w = 16.0 + text_width(label, font) + 12.0;
         if x > left && x + w > left + width {
             x = left;
-            y += font + 6.0;
+            y += LINE * font + 2.0;
         }
         let _ = write!(s, r#"<rect x="{x:.1}" y="{:.1}" width="11" height="11" fill="{colour}"/>"#, y - 10.0);
         text(s, x + 15.0, y, "start", "#212529", label);
@@ -123,7 +125,7 @@ fn legend(s: &mut String, items: &[(&str, &str)], left: f64, top: f64, width: f6
     if items.is_empty() {
         0.0
     } else {
-        y - top + font + 6.0
+        y - top + LINE * font + 2.0
     }
 }
 
@@ -159,9 +161,10 @@ fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 fn y_axis(s: &mut String, ticks: &[f64], y: &dyn Fn(f64) -> f64, left: f64, right: f64, figure: Figure) {
+    let step = if ticks.len() > 1 { ticks[1] - ticks[0] } else { 1.0 };
     for t in ticks {
         let _ = write!(s, r##"<line x1="{left}" x2="{right}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e9ecef"/>"##, yy = y(*t));
-        text(s, left - 4.0, y(*t) + 4.0, "end", "#495057", &figure.show(*t));
+        text(s, left - 4.0, y(*t) + 4.0, "end", "#495057", &super::figures::tick(*t, step, figure));
     }
 }
 
@@ -193,12 +196,12 @@ pub fn ranked_bars(bars: &[Bar], markers: &[Marker], unit: &str) -> String {
     let boxes: Vec<(f64, f64)> = boxes.into_iter().map(|(c, w)| (c.min(width - w / 2.0 - 2.0).max(w / 2.0 + 2.0), w)).collect();
     let rows = stagger(&boxes, 6.0);
     let n_rows = rows.iter().max().map_or(0, |r| r + 1);
-    let top = 10.0 + (font + 4.0) * n_rows as f64 + 4.0;
+    let top = 10.0 + LINE * font * n_rows as f64 + 4.0;
     let height = top + row_h * bars.len() as f64 + 24.0;
     let mut s = open("ranked", &format!("ranking ({unit})"), width, height, font as u32);
     for ((m, (cx, _)), (row, label)) in markers.iter().zip(&boxes).zip(rows.iter().zip(&labels)) {
         let mx = x(m.value);
-        let ty = 10.0 + font + (font + 4.0) * *row as f64;
+        let ty = 10.0 + font + LINE * font * *row as f64;
         let _ = write!(
             s,
             r#"<line x1="{mx:.1}" y1="{y1:.1}" x2="{mx:.1}" y2="{y2:.1}" stroke="{c}" stroke-width="2" stroke-dasharray="5 3"/>"#,
@@ -243,7 +246,7 @@ pub fn trend(kind: &str, periods: &[String], lines: &[Line], levels: &[Marker], 
     let font = 11.0;
     let ref_labels: Vec<String> = levels.iter().map(|m| format!("{} {}", m.label, Figure::Intensity.show(m.value))).collect();
     let ref_w = ref_labels.iter().map(|l| text_width(l, font)).fold(0.0, f64::max);
-    let (left, top, plot_h) = (58.0, 16.0, 150.0);
+    let (left, top, plot_h) = (58.0, 28.0, 130.0);
     let plot_w = (width - left - 14.0 - if levels.is_empty() { 0.0 } else { ref_w + 8.0 }).max(120.0);
     let all: Vec<f64> = lines.iter().flat_map(|l| l.values.iter().flatten().copied()).chain(levels.iter().map(|m| m.value)).filter(|v| v.is_finite()).collect();
     let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
@@ -256,7 +259,7 @@ pub fn trend(kind: &str, periods: &[String], lines: &[Line], levels: &[Marker], 
     let _ = write!(body, r##"<rect x="{left}" y="{top}" width="{plot_w:.1}" height="{plot_h}" fill="none" stroke="#ced4da"/>"##);
     month_axis(&mut body, periods, &x, top + plot_h + 14.0, plot_w, font);
     let ys: Vec<f64> = levels.iter().map(|m| y(m.value) + 4.0).collect();
-    let placed = spread(&ys, font + 3.0, top + font, top + plot_h + 4.0);
+    let placed = spread(&ys, LINE * font, top + font, top + plot_h - 2.0);
     for ((m, label), ly) in levels.iter().zip(&ref_labels).zip(placed) {
         let yy = y(m.value);
         let _ = write!(body, r#"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="{c}" stroke-width="1.5" stroke-dasharray="5 3"/>"#, left + plot_w, c = m.colour);
@@ -273,8 +276,8 @@ pub fn trend(kind: &str, periods: &[String], lines: &[Line], levels: &[Marker], 
     }
     let items: Vec<(&str, &str)> = lines.iter().enumerate().map(|(k, l)| (l.label.as_str(), PALETTE[k % PALETTE.len()])).collect();
     let mut foot = String::new();
-    let legend_h = legend(&mut foot, &items, left, top + plot_h + 34.0, width - left, font);
-    let height = top + plot_h + 24.0 + legend_h + 6.0;
+    let legend_h = legend(&mut foot, &items, left, top + plot_h + 36.0, width - left, font);
+    let height = top + plot_h + 26.0 + legend_h + 6.0;
     let mut s = open(kind, unit, width, height, font as u32);
     text(&mut s, 4.0, 11.0, "start", "#495057", unit);
     s.push_str(&body);
@@ -293,7 +296,7 @@ pub struct Series {
 /// is more than one series; `figure` rounds the axis.
 pub fn stacked_months(kind: &str, title: &str, periods: &[String], series: &[Series], unit: &str, figure: Figure, width: f64) -> String {
     let font = 11.0;
-    let (left, top, plot_h) = (62.0, 18.0, 120.0);
+    let (left, top, plot_h) = (62.0, 28.0, 100.0);
     let plot_w = width - left - 10.0;
     let n = periods.len().max(1);
     let (mut hi, mut lo) = (0.0_f64, 0.0_f64);
@@ -343,11 +346,11 @@ pub fn stacked_months(kind: &str, title: &str, periods: &[String], series: &[Ser
     let mut foot = String::new();
     let legend_h = if series.len() > 1 {
         let items: Vec<(&str, &str)> = series.iter().enumerate().map(|(k, s)| (s.label.as_str(), PALETTE[k % PALETTE.len()])).collect();
-        legend(&mut foot, &items, left, top + plot_h + 32.0, width - left, font)
+        legend(&mut foot, &items, left, top + plot_h + 36.0, width - left, font)
     } else {
         0.0
     };
-    let height = top + plot_h + 22.0 + legend_h + 4.0;
+    let height = top + plot_h + 24.0 + legend_h + 4.0;
     let mut s = open(kind, &format!("{title} ({unit})"), width, height, font as u32);
     text(&mut s, 4.0, 11.0, "start", "#495057", &format!("{title} · {unit}"));
     s.push_str(&body);
@@ -427,9 +430,9 @@ pub fn coverage_strip(months: &[Coverage], width: f64) -> String {
         let x0 = left + cell_w * i as f64;
         let (fill, label, ink) = match m.coverage {
             None => ("#ffffff", "none".to_owned(), "#212529"),
-            Some(c) if c >= 0.995 => ("#cfe8f7", Figure::Share.show(c).replace(" %", ""), "#212529"),
-            Some(c) if c >= 0.9 => ("#56B4E9", format!("{:.0}", 100.0 * c), "#212529"),
-            Some(c) if c > 0.0 => ("#0072B2", format!("{:.0}", 100.0 * c), "#ffffff"),
+            Some(c) if c >= 0.995 => ("#cfe8f7", Figure::Share.show(c).trim_end_matches(" %").to_owned(), "#212529"),
+            Some(c) if c >= 0.9 => ("#56B4E9", Figure::Share.show(c).trim_end_matches(" %").to_owned(), "#212529"),
+            Some(c) if c > 0.0 => ("#0072B2", Figure::Share.show(c).trim_end_matches(" %").to_owned(), "#ffffff"),
             Some(_) => ("#000000", "0".to_owned(), "#ffffff"),
         };
         let _ = write!(s, r##"<rect x="{x0:.1}" y="{top}" width="{:.1}" height="{cell_h}" fill="{fill}" stroke="#ffffff"><title>{} · {}</title></rect>"##, cell_w, esc(&m.period), esc(&m.note));
