@@ -165,17 +165,6 @@ pub fn summary(input: &ReportInput, enterprise: &str, prefix: &str) -> PolarsRes
         b.push_str(&stacked_months(&format!("medium-{m}"), &medium_label(m), &months, &series, unit, Figure::Physical, CHART_W));
     }
 
-    // Intensity against the group, per programme.
-    for r in input.results.iter().filter(|r| r.assessments.iter().any(|a| a.enterprise == enterprise)) {
-        let Some(rule) = rules_of(input.rules, r) else { continue };
-        let col = rule.indicator.column();
-        let members: Vec<&str> = r.assessments.iter().map(|a| a.enterprise.as_str()).collect();
-        let medians = crate::leaders::monthly_medians(&input.monthly.accounts, col, &members)?;
-        let own: Vec<Option<f64>> = months.iter().map(|p| monthly.of_enterprise(enterprise).find(|x| monthly.get(x, "period") == p).and_then(|x| monthly.number(x, col))).collect();
-        let lines = [Line { label: format!("{} ({col})", short(&name)), values: own }, Line { label: "组中位数 group median".into(), values: months.iter().map(|p| medians.get(p).copied()).collect() }];
-        b.push_str(&trend(&format!("intensity-{}", r.programme.as_str()), &months, &lines, &levels(rule, r), &rule.unit, CHART_W));
-    }
-
     // Sub-meters' share of each boundary flow over the window.
     let wmedia = Rows::of(&input.window_tables.media)?;
     let mut bars = Vec::new();
@@ -191,6 +180,17 @@ pub fn summary(input: &ReportInput, enterprise: &str, prefix: &str) -> PolarsRes
         bars.push(ShareBar { label: medium_label(medium), parts: parts.into_iter().collect() });
     }
     b.push_str(&share_bars("submeter-share", "分项计量占比 Sub-meters' share of the boundary (window)", &bars, CHART_W));
+
+    // Intensity against the group, per programme.
+    for r in input.results.iter().filter(|r| r.assessments.iter().any(|a| a.enterprise == enterprise)) {
+        let Some(rule) = rules_of(input.rules, r) else { continue };
+        let col = rule.indicator.column();
+        let members: Vec<&str> = r.assessments.iter().map(|a| a.enterprise.as_str()).collect();
+        let medians = crate::leaders::monthly_medians(&input.monthly.accounts, col, &members)?;
+        let own: Vec<Option<f64>> = months.iter().map(|p| monthly.of_enterprise(enterprise).find(|x| monthly.get(x, "period") == p).and_then(|x| monthly.number(x, col))).collect();
+        let lines = [Line { label: format!("{} ({col})", short(&name)), values: own }, Line { label: "group median".into(), values: months.iter().map(|p| medians.get(p).copied()).collect() }];
+        b.push_str(&trend(&format!("intensity-{}", r.programme.as_str()), &months, &lines, &levels(rule, r), &rule.unit, CHART_W));
+    }
 
     // Coverage per month.
     let mq = Rows::of(&input.monthly.quality)?;

@@ -84,7 +84,7 @@ nav{font-size:13px;margin-bottom:.5em}\
 @page{size:A4;margin:11mm}\
 @media print{body{margin:0;max-width:none;font-size:10.5px;padding:0}nav,.noprint{display:none}section.enterprise{break-before:page}\
 table{font-size:9.5px;margin:.2em 0 .6em}th,td{padding:1px 4px}h1{font-size:15px;margin:0 0 .2em}h2{font-size:13px;margin:.4em 0 .2em}h3{font-size:11.5px;margin:.4em 0 .2em}\
-svg.chart{filter:grayscale(1)}a{color:inherit;text-decoration:none}.detail{break-before:page}p{margin:.25em 0}tr,svg{break-inside:avoid}}";
+svg.chart{filter:grayscale(1)}.charts{gap:0 10px}ul.tight{margin:0}section.enterprise h1{margin-top:0}a{color:inherit;text-decoration:none}.detail{break-before:page}p{margin:.25em 0}tr,svg{break-inside:avoid}}";
 
 /// An HTML page; `script` is inline (the page reads fine without it).
 pub(super) fn page(title: &str, body: &str, script: &str) -> String {

@@ -130,23 +130,30 @@ fn legend(s: &mut String, items: &[(&str, &str)], left: f64, top: f64, width: f6
 }
 
 /// Axis labels of months: the year on the first and on January, the month alone elsewhere,
-/// thinned so that none overlap.
-fn month_axis(s: &mut String, periods: &[String], x: &dyn Fn(usize) -> f64, y: f64, span: f64, font: f64) {
+/// thinned so that none overlap, and kept within `[min_x, max_x]` (clear of the value axis).
+fn month_axis(s: &mut String, periods: &[String], x: &dyn Fn(usize) -> f64, y: f64, (min_x, max_x): (f64, f64), font: f64) {
     let short = |i: usize, p: &str| -> String {
         match p.split_once('-') {
-            Some((year, month)) if i > 0 && month != "01" => {
-                let _ = year;
-                month.to_owned()
-            }
+            Some((_, month)) if i > 0 && month != "01" => month.to_owned(),
             _ => p.to_owned(),
         }
     };
     let widest = periods.iter().enumerate().map(|(i, p)| text_width(&short(i, p), font)).fold(0.0, f64::max);
+    let span = if periods.len() > 1 { x(periods.len() - 1) - x(0) } else { max_x - min_x };
     let step = tick_step(periods.len(), widest, span);
+    let mut last_right = f64::NEG_INFINITY;
     for (i, p) in periods.iter().enumerate() {
-        if i % step == 0 {
-            text(s, x(i), y, "middle", "#495057", &short(i, p));
+        if i % step != 0 {
+            continue;
         }
+        let label = short(i, p);
+        let w = text_width(&label, font);
+        let centre = x(i).max(min_x + w / 2.0).min(max_x - w / 2.0);
+        if centre - w / 2.0 < last_right + 6.0 {
+            continue;
+        }
+        last_right = centre + w / 2.0;
+        text(s, centre, y, "middle", "#495057", &label);
     }
 }
 
@@ -246,7 +253,7 @@ pub fn trend(kind: &str, periods: &[String], lines: &[Line], levels: &[Marker], 
     let font = 11.0;
     let ref_labels: Vec<String> = levels.iter().map(|m| format!("{} {}", m.label, Figure::Intensity.show(m.value))).collect();
     let ref_w = ref_labels.iter().map(|l| text_width(l, font)).fold(0.0, f64::max);
-    let (left, top, plot_h) = (58.0, 28.0, 130.0);
+    let (left, top, plot_h) = (58.0, 26.0, 92.0);
     let plot_w = (width - left - 14.0 - if levels.is_empty() { 0.0 } else { ref_w + 8.0 }).max(120.0);
     let all: Vec<f64> = lines.iter().flat_map(|l| l.values.iter().flatten().copied()).chain(levels.iter().map(|m| m.value)).filter(|v| v.is_finite()).collect();
     let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
@@ -257,7 +264,7 @@ pub fn trend(kind: &str, periods: &[String], lines: &[Line], levels: &[Marker], 
     let mut body = String::new();
     y_axis(&mut body, &nice_ticks(lo, hi), &y, left, left + plot_w, Figure::Intensity);
     let _ = write!(body, r##"<rect x="{left}" y="{top}" width="{plot_w:.1}" height="{plot_h}" fill="none" stroke="#ced4da"/>"##);
-    month_axis(&mut body, periods, &x, top + plot_h + 14.0, plot_w, font);
+    month_axis(&mut body, periods, &x, top + plot_h + 14.0, (left, left + plot_w), font);
     let ys: Vec<f64> = levels.iter().map(|m| y(m.value) + 4.0).collect();
     let placed = spread(&ys, LINE * font, top + font, top + plot_h - 2.0);
     for ((m, label), ly) in levels.iter().zip(&ref_labels).zip(placed) {
@@ -296,7 +303,7 @@ pub struct Series {
 /// is more than one series; `figure` rounds the axis.
 pub fn stacked_months(kind: &str, title: &str, periods: &[String], series: &[Series], unit: &str, figure: Figure, width: f64) -> String {
     let font = 11.0;
-    let (left, top, plot_h) = (62.0, 28.0, 100.0);
+    let (left, top, plot_h) = (62.0, 26.0, 72.0);
     let plot_w = width - left - 10.0;
     let n = periods.len().max(1);
     let (mut hi, mut lo) = (0.0_f64, 0.0_f64);
@@ -342,7 +349,7 @@ pub fn stacked_months(kind: &str, title: &str, periods: &[String], series: &[Ser
         }
     }
     let _ = write!(body, r##"<line x1="{left}" x2="{:.1}" y1="{z:.1}" y2="{z:.1}" stroke="#495057"/>"##, left + plot_w, z = y(0.0));
-    month_axis(&mut body, periods, &x, top + plot_h + 14.0, plot_w - slot, font);
+    month_axis(&mut body, periods, &x, top + plot_h + 14.0, (left, left + plot_w), font);
     let mut foot = String::new();
     let legend_h = if series.len() > 1 {
         let items: Vec<(&str, &str)> = series.iter().enumerate().map(|(k, s)| (s.label.as_str(), PALETTE[k % PALETTE.len()])).collect();
@@ -443,7 +450,7 @@ pub fn coverage_strip(months: &[Coverage], width: f64) -> String {
         text(&mut s, x0 + cell_w / 2.0, top + 17.0, "middle", ink, &shown);
     }
     let periods: Vec<String> = months.iter().map(|m| m.period.clone()).collect();
-    month_axis(&mut s, &periods, &|i| left + cell_w * (i as f64 + 0.5), top + cell_h + 13.0, width - cell_w, font);
+    month_axis(&mut s, &periods, &|i| left + cell_w * (i as f64 + 0.5), top + cell_h + 13.0, (left, width - 2.0), font);
     s.push_str("</svg>");
     s
 }
