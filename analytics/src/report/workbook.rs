@@ -43,7 +43,7 @@ fn table_sheet(ws: &mut Worksheet, name: &str, df: &DataFrame) -> anyhow::Result
         let c = u16::try_from(c).map_err(|_| too_many("columns"))?;
         let title = column.name().as_str();
         ws.write_string_with_format(0, c, title, &bold)?;
-        ws.write_string_with_format(1, c, column_unit(title).unwrap_or(""), &unit_format)?;
+        ws.write_string_with_format(1, c, column_unit(title).unwrap_or("-"), &unit_format)?;
         ws.set_column_width(c, (title.len() as f64 + 2.0).clamp(9.0, 28.0))?;
         let numeric = column.dtype().is_primitive_numeric();
         let format = Figure::of_column(title).map(|f| Format::new().set_num_format(f.excel_format()));
@@ -53,11 +53,18 @@ fn table_sheet(ws: &mut Worksheet, name: &str, df: &DataFrame) -> anyhow::Result
             let row = u32::try_from(r).ok().and_then(|r| r.checked_add(HEADER_ROWS)).ok_or_else(|| too_many("rows"))?;
             match &floats {
                 Some(f) => {
-                    if let Some(v) = f.f64()?.get(r).filter(|v| v.is_finite()) {
-                        match &format {
-                            Some(fmt) => ws.write_number_with_format(row, c, v, fmt)?,
-                            None => ws.write_number(row, c, v)?,
-                        };
+                    match f.f64()?.get(r) {
+                        Some(v) if v.is_finite() => {
+                            match &format {
+                                Some(fmt) => ws.write_number_with_format(row, c, v, fmt)?,
+                                None => ws.write_number(row, c, v)?,
+                            };
+                        }
+                        // As the CSV has it (a share of nothing is NaN), not a blank.
+                        Some(v) => {
+                            ws.write_string(row, c, v.to_string())?;
+                        }
+                        None => {}
                     }
                 }
                 None => {
