@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Per meter and quantity: readings, readings without a value, first and last time, range.
+    /// Per enterprise, site, meter and quantity: readings, readings without a value, readings by
+    /// quality (good, out_of_range, timeout ...), first and last time (China Standard Time), range.
     Summary {
         /// The Parquet store's root (the collector's `<data_dir>/readings`).
         #[arg(long)]
@@ -35,9 +36,10 @@ enum Command {
     },
     /// Energy-efficiency and water-efficiency leader candidates per product group over the
     /// window `--from`..`--to` (typically a year): eligibility with every failed gate named,
-    /// ranking, group median and benchmark, savings; writes report.html (charts, no network
-    /// needed), one page per enterprise, leaders.xlsx, and leaders_enterprises and leaders_groups
-    /// with the monthly and window account tables behind them (CSV and Parquet).
+    /// ranking, group median and benchmark, savings; writes index.html (the overview),
+    /// report.html (the groups), a page per enterprise, print.html, leaders.xlsx (every table),
+    /// and leaders_enterprises and leaders_groups with the monthly and window account tables
+    /// behind them (CSV and Parquet); docs/report.md.
     Leaders {
         /// The analytics config (config/analytics.example.toml).
         #[arg(long)]

@@ -13,14 +13,14 @@ use std::time::Duration;
 use e2e::bin;
 use e2e::cdp::{Browser, Page};
 
-/// Runs the demo quickly; returns (temp dir, report dir, the by-hand leaders arguments).
+/// Runs the demo with hourly backfill (the 60-minute gap threshold sees full coverage); returns (temp dir, report dir, the by-hand leaders arguments).
 fn demo() -> (tempfile::TempDir, PathBuf, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("demo-data");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let run = Command::new(bin("demo"))
         .current_dir(&root)
-        .args(["--seconds", "3", "--step-minutes", "240", "--broker", "in-process", "--data-dir"])
+        .args(["--seconds", "3", "--step-minutes", "60", "--broker", "in-process", "--data-dir"])
         .arg(&data_dir)
         .output()
         .unwrap();
