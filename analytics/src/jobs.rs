@@ -118,6 +118,14 @@ pub fn accounts(
     let mut tables = job.tables(kind)?;
     tables.write(out, "")?;
     print_accounts(&tables.accounts, &tables.quality)?;
+    let offsets: Vec<FixedOffset> = job.reference.enterprises.values().filter(|e| enterprises.is_empty() || enterprises.iter().any(|x| x == e.id.as_str())).map(|e| e.utc_offset).collect();
+    let what = match kind {
+        PeriodKind::Month => "calendar months",
+        PeriodKind::Quarter => "calendar quarters",
+        PeriodKind::Year => "calendar years",
+        PeriodKind::Window => "one period from --from to --to",
+    };
+    println!("periods: {what} in {}", crate::report::inputs::zone_label(&offsets));
     job.done(&format!("{} enterprise-periods", tables.accounts.height()), out);
     Ok(())
 }
@@ -188,6 +196,7 @@ pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
         ("monthly_meters", &monthly.meters),
     ];
     let report = crate::report::write(out, &input, &sheets)?;
+    println!("window {from}..{to}: calendar months in {}", input.zone);
     for r in &results {
         println!(
             "{} / {}: {} enterprises, {} eligible, {} selected{}",
