@@ -144,6 +144,7 @@ fn the_report_reads_and_prints_as_an_analyst_needs() {
     page.call("Emulation.setEmulatedMedia", serde_json::json!({"media": "print"}));
     page.call("Emulation.setDeviceMetricsOverride", serde_json::json!({"width": 711, "height": 1000, "deviceScaleFactor": 1, "mobile": false}));
     let heights = page.eval("[...document.querySelectorAll('section.enterprise')].map(s => Math.round(s.getBoundingClientRect().height))");
+    println!("enterprise sections in print, px at 711 px wide: {heights}");
     page.call("Emulation.clearDeviceMetricsOverride", serde_json::json!({}));
     page.call("Emulation.setEmulatedMedia", serde_json::json!({"media": ""}));
     let printed = page.pdf();

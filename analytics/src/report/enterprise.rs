@@ -135,6 +135,19 @@ pub fn summary(input: &ReportInput, enterprise: &str, prefix: &str) -> PolarsRes
         b.push_str("<p class=muted>No meter past calibration, no meter-configuration finding.</p>");
     }
 
+    // Readings left out, per meter: what the coverage does not show.
+    let exclusions = Rows::of(&input.window_tables.exclusions)?;
+    let mut by_meter: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for x in exclusions.of_enterprise(enterprise) {
+        let count = exclusions.number(x, "count").map_or("-".into(), |n| Figure::Count.show(n));
+        by_meter.entry(format!("{}/{}", exclusions.get(x, "site"), exclusions.get(x, "meter"))).or_default().push(format!("{} {count}", exclusions.get(x, "reason")));
+    }
+    if !by_meter.is_empty() {
+        let shown: Vec<String> = by_meter.iter().take(4).map(|(m, r)| format!("<b>{}</b> {}", esc(m), esc(&r.join(", ")))).collect();
+        let more = if by_meter.len() > 4 { format!(" and {} more meter(s) (table below)", by_meter.len() - 4) } else { String::new() };
+        let _ = write!(b, "<p>剔除与标记 Readings flagged or not used: {}{more}.</p>", shown.join(" · "));
+    }
+
     b.push_str("<div class=charts>");
     // Energy by medium, tce and physical units.
     let rows: Vec<_> = media.of_enterprise(enterprise).collect();

@@ -373,18 +373,19 @@ pub struct ShareBar {
     pub parts: Vec<(String, f64)>,
 }
 
-/// Horizontal 100 % bars, a segment per part, its share written inside when it fits.
+/// Horizontal 100 % bars, a segment per part with its share written inside where it fits, and
+/// under each bar its parts named with their shares (a legend that wraps).
 pub fn share_bars(kind: &str, title: &str, bars: &[ShareBar], width: f64) -> String {
     let font = 11.0;
     let label_w = bars.iter().map(|b| text_width(&b.label, font)).fold(60.0, f64::max) + 8.0;
-    let (top, row_h) = (20.0, 24.0);
+    let bar_h = 22.0;
     let plot_w = width - label_w - 10.0;
     let mut body = String::new();
-    let mut names: Vec<String> = Vec::new();
-    for (i, b) in bars.iter().enumerate() {
-        let y = top + row_h * i as f64;
+    let mut y = 20.0;
+    for b in bars {
         text(&mut body, label_w - 6.0, y + 14.0, "end", "#212529", &b.label);
         let mut at = 0.0_f64;
+        let mut named: Vec<(String, &str)> = Vec::new();
         let rest = (1.0 - b.parts.iter().map(|p| p.1.max(0.0)).sum::<f64>()).max(0.0);
         for (k, (part, share)) in b.parts.iter().enumerate().chain(std::iter::once((usize::MAX, &("not sub-metered".to_owned(), rest)))) {
             let share = share.max(0.0).min(1.0 - at.min(1.0));
@@ -392,22 +393,24 @@ pub fn share_bars(kind: &str, title: &str, bars: &[ShareBar], width: f64) -> Str
                 continue;
             }
             let colour = if k == usize::MAX { "#e9ecef" } else { PALETTE[k % PALETTE.len()] };
-            if k != usize::MAX && !names.contains(part) {
-                names.push(part.clone());
-            }
             let (x0, w) = (label_w + plot_w * at, plot_w * share);
             let shown = Figure::Share.show(share);
-            let _ = write!(body, r#"<rect x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{}" fill="{colour}"><title>{}: {}</title></rect>"#, y + 3.0, row_h - 6.0, esc(part), shown);
-            let label = format!("{part} {shown}");
-            if text_width(&label, font) + 6.0 <= w {
-                text(&mut body, x0 + 3.0, y + 15.0, "start", if k == usize::MAX || k == 6 || k == 1 || k == 4 { "#212529" } else { "#ffffff" }, &label);
-            } else if text_width(&shown, font) + 6.0 <= w {
-                text(&mut body, x0 + 3.0, y + 15.0, "start", if k == usize::MAX || k == 6 || k == 1 || k == 4 { "#212529" } else { "#ffffff" }, &shown);
+            let _ = write!(body, r#"<rect x="{x0:.1}" y="{:.1}" width="{w:.1}" height="{}" fill="{colour}"><title>{}: {}</title></rect>"#, y + 3.0, bar_h - 6.0, esc(part), shown);
+            // Light palette colours (orange, sky blue, yellow) and the grey rest take dark ink.
+            let ink = if k == usize::MAX || k % PALETTE.len() == 1 || k % PALETTE.len() == 4 || k % PALETTE.len() == 6 { "#212529" } else { "#ffffff" };
+            if text_width(&shown, font) + 6.0 <= w {
+                text(&mut body, x0 + 3.0, y + 15.0, "start", ink, &shown);
+            }
+            if k != usize::MAX {
+                named.push((format!("{part} {shown}"), colour));
             }
             at += share;
         }
+        let items: Vec<(&str, &str)> = named.iter().map(|(l, c)| (l.as_str(), *c)).collect();
+        let legend_h = legend(&mut body, &items, label_w, y + bar_h + LINE * font - 2.0, plot_w, font);
+        y += bar_h + legend_h + 2.0;
     }
-    let height = top + row_h * bars.len().max(1) as f64 + 8.0;
+    let height = y + 4.0;
     let mut s = open(kind, title, width, height, font as u32);
     text(&mut s, 4.0, 12.0, "start", "#495057", title);
     s.push_str(&body);
