@@ -15,6 +15,8 @@ pub enum Figure {
     Intensity,
     /// Shares 0..1, shown as percent with one decimal.
     Share,
+    /// Values already in percent (a percentile), one decimal.
+    Percent,
     /// Hours.
     Hours,
     /// Counts.
@@ -29,7 +31,9 @@ impl Figure {
         let c = column;
         Some(if c.contains("_per_") || c == "value" || c == "median" || c == "group_benchmark" || c == "candidates_level" || c == "advanced_value" || c.starts_with("sector_") {
             Figure::Intensity
-        } else if c.ends_with("share") || c.ends_with("coverage") || c == "percentile" || c.starts_with("margin_") {
+        } else if c == "percentile" {
+            Figure::Percent
+        } else if c.ends_with("share") || c.ends_with("coverage") || c.starts_with("margin_") {
             Figure::Share
         } else if c.ends_with("_tce") || c == "tce" {
             Figure::Tce
@@ -39,7 +43,7 @@ impl Figure {
             Figure::Hours
         } else if c.ends_with("_kwh") || c.ends_with("_m3") || c.ends_with("_cny") || ["consumption", "boundary", "area_submetered", "device_submetered", "production", "savings", "green_kwh_counted"].contains(&c) {
             Figure::Physical
-        } else if ["rank", "enterprises", "with_value", "eligible", "selected", "readings", "unusable", "count", "findings", "counters", "rollovers", "resets", "implausible", "glitches", "meters_past_calibration"].contains(&c) {
+        } else if ["rank", "enterprises", "with_value", "eligible", "selected", "readings", "unusable", "count", "findings", "boundary_counters", "unusable_rows", "rollovers", "resets", "implausible", "glitches", "meters_past_calibration"].contains(&c) {
             Figure::Count
         } else if c.starts_with("kg") {
             Figure::Coefficient
@@ -60,7 +64,7 @@ impl Figure {
                 }
             }
             Figure::Intensity | Figure::Coefficient => significant(v, 3),
-            Figure::Share => 1,
+            Figure::Share | Figure::Percent => 1,
             Figure::Hours => 1,
             Figure::Count => 0,
         }
@@ -77,7 +81,7 @@ impl Figure {
     /// The Excel number format of this kind (the cell keeps the unrounded value).
     pub fn excel_format(self) -> &'static str {
         match self {
-            Figure::Tce | Figure::Co2T | Figure::Hours => "#,##0.0",
+            Figure::Tce | Figure::Co2T | Figure::Hours | Figure::Percent => "#,##0.0",
             Figure::Physical => "#,##0.00",
             Figure::Intensity | Figure::Coefficient => "0.000",
             Figure::Share => "0.0%",
@@ -176,6 +180,7 @@ mod tests {
         assert_eq!(Figure::of_column("kgce_per_unit"), Some(Figure::Intensity));
         assert_eq!(Figure::of_column("non_fossil_share"), Some(Figure::Share));
         assert_eq!(Figure::of_column("water_m3"), Some(Figure::Physical));
+        assert_eq!(Figure::of_column("percentile"), Some(Figure::Percent), "already in percent: not a share");
         assert_eq!(Figure::Tce.show(12345.678), "12,345.7");
         assert_eq!(tick(2500.0, 2500.0, Figure::Physical), "2500");
         assert_eq!(tick(0.25, 0.05, Figure::Intensity), "0.25");
