@@ -34,6 +34,8 @@ pub struct Job {
     counters: Vec<CounterReadings>,
     spec: AccountsSpec,
     started: Instant,
+    /// Where the readings came from, as the report's inputs say it.
+    source: String,
 }
 
 impl Job {
@@ -54,16 +56,19 @@ impl Job {
             offsets.push(config.utc_offset);
         }
         let (load_from, load_to) = load_range(&periods, &offsets, margin).context("no period")?;
-        let counters = match source {
+        let (counters, source) = match source {
             Source::Parquet(store) => {
                 let store = store.or(config.parquet_store.clone()).context("no store: give --store DIR, --influxdb URL, or [store] parquet in the config")?;
-                crate::load::counters_from_parquet(&store, load_from, load_to, enterprises)?
+                (crate::load::counters_from_parquet(&store, load_from, load_to, enterprises)?, format!("Parquet store {}", store.display()))
             }
-            Source::Influx(influx) => crate::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?,
+            Source::Influx(influx) => {
+                let label = format!("InfluxDB {} database {} measurement {}", influx.url, influx.database, influx.measurement);
+                (crate::load::influxdb::counters_from_influxdb(&influx, load_from, load_to, enterprises)?, label)
+            }
         };
         let points: usize = counters.iter().map(|c| c.points.len()).sum();
         info!(counters = counters.len(), readings = points, from = %load_from, to = %load_to, elapsed_ms = started.elapsed().as_millis() as u64, "counter readings loaded");
-        Ok((Job { reference, enterprises: enterprises.to_vec(), counters, spec, started }, config))
+        Ok((Job { reference, enterprises: enterprises.to_vec(), counters, spec, started, source }, config))
     }
 
     /// The account tables of periods of `kind`.
@@ -113,13 +118,22 @@ pub fn accounts(
     let mut tables = job.tables(kind)?;
     tables.write(out, "")?;
     print_accounts(&tables.accounts, &tables.quality)?;
+    let offsets: Vec<FixedOffset> = job.reference.enterprises.values().filter(|e| enterprises.is_empty() || enterprises.iter().any(|x| x == e.id.as_str())).map(|e| e.utc_offset).collect();
+    let what = match kind {
+        PeriodKind::Month => "calendar months",
+        PeriodKind::Quarter => "calendar quarters",
+        PeriodKind::Year => "calendar years",
+        PeriodKind::Window => "one period from --from to --to",
+    };
+    println!("periods: {what} in {}", crate::report::inputs::zone_label(&offsets));
     job.done(&format!("{} enterprise-periods", tables.accounts.height()), out);
     Ok(())
 }
 
 /// `analytics leaders`: selects the candidates of every product group and programme, writes the
-/// report, the workbook and the tables, prints the short list; returns what it selected.
-pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from: NaiveDate, to: NaiveDate, out: &Path) -> anyhow::Result<LeadersRun> {
+/// report, the workbook and the tables, prints the short list, and with `pdf` prints the report
+/// to `report.pdf`; returns what it selected.
+pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from: NaiveDate, to: NaiveDate, out: &Path, pdf: bool) -> anyhow::Result<LeadersRun> {
     // Production is reported by month: a window must consist of whole months, or energy and
     // output would not cover the same time.
     use chrono::Datelike as _;
@@ -149,27 +163,40 @@ pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
     let mut groups = leaders::groups_frame(&results, &rules)?;
     crate::accounts::write_table(out, "leaders_enterprises", &mut enterprises)?;
     crate::accounts::write_table(out, "leaders_groups", &mut groups)?;
+    let offsets: Vec<FixedOffset> = job.reference.enterprises.values().map(|e| e.utc_offset).collect();
+    let zone = crate::report::inputs::zone_label(&offsets);
+    let months = Period::covering(PeriodKind::Month, from, to).len();
+    let periods = format!("{from}..{to} (local dates, end exclusive): {months} calendar month(s) in {zone}, and the window as a whole");
+    let inputs = crate::report::inputs::RunInputs::gather(&config, config_path, Some(&dir), job.source.clone(), periods);
     let input = crate::report::ReportInput {
         window: format!("{from}..{to}"),
+        zone,
         results: &results,
         rules: &rules,
         reference: &job.reference,
-        monthly_accounts: &monthly.accounts,
-        window_accounts: &window.accounts,
-        window_quality: &window.quality,
-        window_findings: &window.findings,
-        window_exclusions: &window.exclusions,
+        monthly: &monthly,
+        window_tables: &window,
+        inputs: &inputs,
     };
+    // Every table written as CSV, in the order an analyst reads them.
     let sheets = [
         ("leaders_enterprises", &enterprises),
         ("leaders_groups", &groups),
         ("window_accounts", &window.accounts),
-        ("monthly_accounts", &monthly.accounts),
         ("window_quality", &window.quality),
         ("window_findings", &window.findings),
         ("window_exclusions", &window.exclusions),
+        ("window_media", &window.media),
+        ("window_meters", &window.meters),
+        ("monthly_accounts", &monthly.accounts),
+        ("monthly_quality", &monthly.quality),
+        ("monthly_findings", &monthly.findings),
+        ("monthly_exclusions", &monthly.exclusions),
+        ("monthly_media", &monthly.media),
+        ("monthly_meters", &monthly.meters),
     ];
     let report = crate::report::write(out, &input, &sheets)?;
+    println!("window {from}..{to}: calendar months in {}", input.zone);
     for r in &results {
         println!(
             "{} / {}: {} enterprises, {} eligible, {} selected{}",
@@ -187,7 +214,19 @@ pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
         }
     }
     job.done(&format!("{} programme-groups", results.len()), out);
-    println!("report: {} (one page per enterprise in {}, workbook {})", report.display(), out.join("enterprises").display(), out.join("leaders.xlsx").display());
+    println!(
+        "report: {} (groups in {}, one page per enterprise in {}, print version {}, workbook {})",
+        report.display(),
+        out.join("report.html").display(),
+        out.join("enterprises").display(),
+        out.join("print.html").display(),
+        out.join("leaders.xlsx").display()
+    );
+    if pdf {
+        let path = out.join("report.pdf");
+        let browser = crate::report::pdf::print(&out.join("print.html"), &path)?;
+        println!("pdf: {} (printed by {})", path.display(), browser.display());
+    }
     Ok(LeadersRun { results, report })
 }
 
@@ -195,7 +234,7 @@ pub fn leaders(config_path: &Path, rules: Option<PathBuf>, source: Source, from:
 pub struct LeadersRun {
     /// One per product group and programme.
     pub results: Vec<leaders::GroupResult>,
-    /// The HTML report.
+    /// The report's overview page (index.html).
     pub report: PathBuf,
 }
 

@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Per meter and quantity: readings, readings without a value, first and last time, range.
+    /// Per enterprise, site, meter and quantity: readings, readings without a value, readings by
+    /// quality (good, out_of_range, timeout ...), first and last time (China Standard Time), range.
     Summary {
         /// The Parquet store's root (the collector's `<data_dir>/readings`).
         #[arg(long)]
@@ -35,9 +36,10 @@ enum Command {
     },
     /// Energy-efficiency and water-efficiency leader candidates per product group over the
     /// window `--from`..`--to` (typically a year): eligibility with every failed gate named,
-    /// ranking, group median and benchmark, savings; writes report.html (charts, no network
-    /// needed), one page per enterprise, leaders.xlsx, and leaders_enterprises and leaders_groups
-    /// with the monthly and window account tables behind them (CSV and Parquet).
+    /// ranking, group median and benchmark, savings; writes index.html (the overview),
+    /// report.html (the groups), a page per enterprise, print.html, leaders.xlsx (every table),
+    /// and leaders_enterprises and leaders_groups with the monthly and window account tables
+    /// behind them (CSV and Parquet); docs/report.md.
     Leaders {
         /// The analytics config (config/analytics.example.toml).
         #[arg(long)]
@@ -56,6 +58,10 @@ enum Command {
         /// Directory for the tables.
         #[arg(long)]
         out: PathBuf,
+        /// Also print the report (print.html: the overview, then an enterprise per A4 page) to
+        /// report.pdf through headless Chromium; fails saying so if none is installed.
+        #[arg(long)]
+        pdf: bool,
     },
     /// Validate the analytics config and every reference file it names, and say what they hold:
     /// enterprises, meters, production rows, and each coefficient with its source.
@@ -142,7 +148,7 @@ fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Summary { store } => summary(&store),
         Command::Check { config } => check(&config),
-        Command::Leaders { config, rules, source, from, to, out } => analytics::jobs::leaders(&config, rules, source.source(), from, to, &out).map(|_| ()),
+        Command::Leaders { config, rules, source, from, to, out, pdf } => analytics::jobs::leaders(&config, rules, source.source(), from, to, &out, pdf).map(|_| ()),
         Command::Accounts { config, source, from, to, period, electricity_method, enterprises, out } => {
             analytics::jobs::accounts(&config, source.source(), from, to, period, electricity_method, &enterprises, &out)
         }
@@ -224,8 +230,10 @@ fn influx_auth() -> InfluxAuth {
 }
 
 fn summary(store: &Path) -> anyhow::Result<()> {
+    let series = [col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")];
+    let scan_error = |e: PolarsError| analytics::load::parquet::scan_error(store, &e).context("summarising the store");
     let df = scan_store(store)?
-        .group_by([col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")])
+        .group_by(series.clone())
         .agg([
             len().alias("readings"),
             col("value").null_count().alias("without_value"),
@@ -236,19 +244,39 @@ fn summary(store: &Path) -> anyhow::Result<()> {
             col("value").min().alias("min"),
             col("value").max().alias("max"),
         ])
-        .sort(["meter", "quantity"], SortMultipleOptions::default())
+        .sort(["enterprise", "site", "meter", "quantity"], SortMultipleOptions::default())
         .collect()
-        .map_err(|e| analytics::load::parquet::scan_error(store, &e).context("summarising the store"))?;
-    let mut cols = column_texts(&df, &["meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
-    for col in &mut cols[5..7] {
+        .map_err(scan_error)?;
+    // Readings per quality: an out_of_range row is not a reading to account, and says so.
+    let by_quality = scan_store(store)?
+        .group_by([col("enterprise"), col("site"), col("meter"), col("quantity"), col("quality")])
+        .agg([len().alias("n")])
+        .sort(["quality"], SortMultipleOptions::default())
+        .collect()
+        .map_err(scan_error)?;
+    let key = |df: &DataFrame| -> anyhow::Result<Vec<String>> {
+        let parts = column_texts(df, &["enterprise", "site", "meter", "quantity"], None)?;
+        Ok((0..df.height()).map(|r| parts.iter().map(|c| c[r].as_str()).collect::<Vec<_>>().join("\u{1f}")).collect())
+    };
+    let mut qualities: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let q = column_texts(&by_quality, &["quality", "n"], None)?;
+    for (k, (quality, n)) in key(&by_quality)?.into_iter().zip(q[0].iter().zip(&q[1])) {
+        qualities.entry(k).or_default().push(format!("{quality} {n}"));
+    }
+    let mut cols = column_texts(&df, &["enterprise", "site", "meter", "quantity", "unit", "readings", "without_value", "first", "last", "min", "max"], None)?;
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| anyhow::anyhow!("the +08:00 offset"))?;
+    for col in &mut cols[7..9] {
         for v in col.iter_mut() {
             if let Some(t) = v.parse::<i64>().ok().and_then(chrono::DateTime::from_timestamp_millis) {
-                *v = t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                *v = t.with_timezone(&cst).format("%Y-%m-%d %H:%M:%S").to_string();
             }
         }
     }
-    print_columns(&["meter", "quantity", "unit", "readings", "no value", "first", "last", "min", "max"], &cols, 3);
-    let total: u64 = cols[3].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
-    println!("{} series, {total} readings", df.height());
+    let breakdown: Vec<String> = key(&df)?.iter().map(|k| qualities.get(k).map_or("-".to_owned(), |q| q.join(", "))).collect();
+    cols.insert(7, breakdown);
+    print_columns(&["enterprise", "site", "meter", "quantity", "unit", "readings", "no value", "by quality", "first (CST)", "last (CST)", "min", "max"], &cols, 5);
+    let total: u64 = cols[5].iter().filter_map(|v| v.parse::<u64>().ok()).sum();
+    let enterprises: std::collections::BTreeSet<&String> = cols[0].iter().collect();
+    println!("{} series of {} enterprise(s), {total} readings; times in China Standard Time (UTC+08:00)", df.height(), enterprises.len());
     Ok(())
 }

@@ -133,6 +133,8 @@ pub struct Finding {
     pub enterprise: String,
     pub period: String,
     pub medium: Medium,
+    /// The meter or meters it concerns (`site/meter`, or the area sub-meters), if any.
+    pub meter: String,
     pub finding: String,
     pub source: String,
 }
@@ -145,7 +147,7 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         area: f64,
         /// (site, meter)
         boundary_meters: Vec<(String, String)>,
-        area_meters: u32,
+        area_meters: Vec<String>,
     }
     let mut flows: BTreeMap<(String, String, Medium), Flows> = BTreeMap::new();
     let mut starts: BTreeMap<&str, chrono::NaiveDate> = BTreeMap::new();
@@ -160,17 +162,17 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
             }
             MeterRole::Area => {
                 f.area += r.consumption;
-                f.area_meters += 1;
+                f.area_meters.push(format!("{}/{}", r.site, r.meter));
             }
             MeterRole::Device | MeterRole::Generation | MeterRole::SelfUse => {}
         }
     }
     let mut out = Vec::new();
     for ((enterprise, period, medium), f) in flows {
-        let mut add = |finding: String, source: &str| out.push(Finding { enterprise: enterprise.clone(), period: period.clone(), medium, finding, source: source.to_owned() });
+        let mut add = |meter: String, finding: String, source: &str| out.push(Finding { enterprise: enterprise.clone(), period: period.clone(), medium, meter, finding, source: source.to_owned() });
         if f.boundary_meters.is_empty() {
             let edition = starts.get(period.as_str()).and_then(|d| rules.requirement_on(medium, *d)).and_then(|r| r.edition.clone()).unwrap_or_else(|| "GB 17167 / GB/T 24789".to_owned());
-            add(format!("{medium} is sub-metered but has no boundary meter"), &format!("{edition}: every medium is metered at the enterprise boundary"));
+            add(String::new(), format!("{medium} is sub-metered but has no boundary meter"), &format!("{edition}: every medium is metered at the enterprise boundary"));
             continue;
         }
         let registered = |site: &str, meter: &str| -> Option<&crate::reference::MeterInfo> {
@@ -180,6 +182,7 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         for (site, meter) in &f.boundary_meters {
             if registered(site, meter).is_some_and(|info| info.max_rate.is_none()) {
                 add(
+                    format!("{site}/{meter}"),
                     format!("boundary meter {meter} (site {site}) has no max_rate: a run of bad readings above its counter would count as consumption"),
                     "docs/accounts.md, Counters: only an isolated spike is dropped without max_rate",
                 );
@@ -192,13 +195,14 @@ pub fn findings(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRule
         if f.boundary > 0.0 && req.area_percent > 0.0 {
             let share = 100.0 * f.area / f.boundary;
             if share < req.area_percent - rules.tolerance_percent {
-                add(format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters, req.area_percent), &cited);
+                let which = if f.area_meters.is_empty() { "none".to_owned() } else { f.area_meters.join(" ") };
+                add(which, format!("area sub-meters ({}) cover {share:.1} % of the boundary {medium}; {} % is required", f.area_meters.len(), req.area_percent), &cited);
             }
         }
         for (site, meter) in &f.boundary_meters {
             if let Some(info) = registered(site, meter) {
                 if info.accuracy_class > req.max_accuracy_class {
-                    add(format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &cited);
+                    add(format!("{site}/{meter}"), format!("boundary meter {meter} is class {}; class {} or better is required", info.accuracy_class, req.max_accuracy_class), &cited);
                 }
             }
         }
@@ -212,6 +216,7 @@ pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
         "enterprise" => findings.iter().map(|f| f.enterprise.clone()).collect::<Vec<_>>(),
         "period" => findings.iter().map(|f| f.period.clone()).collect::<Vec<_>>(),
         "medium" => findings.iter().map(|f| f.medium.to_string()).collect::<Vec<_>>(),
+        "meter" => findings.iter().map(|f| f.meter.clone()).collect::<Vec<_>>(),
         "finding" => findings.iter().map(|f| f.finding.clone()).collect::<Vec<_>>(),
         "source" => findings.iter().map(|f| f.source.clone()).collect::<Vec<_>>(),
     )

@@ -104,11 +104,11 @@ pub async fn run(fleet: &Fleet, gateways_dir: &Path, seconds: u64, broker: Optio
                 let broker = broker.context("an MQTT plant needs a broker")?;
                 let (host, port) = (broker.addr.ip().to_string(), broker.addr.port());
                 tokio::spawn(async move {
-                    if let Err(e) = meter_sim::mqtt::publish(&host, port, 3, Duration::from_secs(1), meter_sim::mqtt::Style::Shelly, 7, None).await {
+                    if let Err(e) = meter_sim::mqtt::publish(&host, port, meter_sim::fleet::LIVE_MQTT_METERS, Duration::from_secs(1), meter_sim::mqtt::Style::Shelly, 7, None).await {
                         tracing::error!(error = %e, "the simulated MQTT meters stopped");
                     }
                 });
-                println!("  {} ({}): 3 MQTT meters publishing through the {} broker on {}", plant.name, plant.id, broker.kind, broker.addr);
+                println!("  {} ({}): {} MQTT meters publishing through the {} broker on {}", plant.name, plant.id, meter_sim::fleet::LIVE_MQTT_METERS, broker.kind, broker.addr);
                 mqtt_config(plant, &data_dir, broker)
             }
             None => continue,

@@ -106,7 +106,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     // 3. Accounts and leaders.
     println!("\n3. accounts and leader candidates over {}..{}", window.0, window.1);
     let out = centre.join("report");
-    let run = analytics::jobs::leaders(&config, None, Source::Parquet(Some(store.clone())), window.0, window.1, &out)?;
+    let run = analytics::jobs::leaders(&config, None, Source::Parquet(Some(store.clone())), window.0, window.1, &out, false)?;
 
     println!("\nleader candidates:");
     for r in &run.results {

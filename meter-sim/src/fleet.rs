@@ -126,6 +126,15 @@ pub enum Live {
 /// The site every demo plant's meters are at.
 pub const SITE: &str = "works";
 
+/// Sub-circuit meters a plant live over MQTT publishes (Shelly style, `shellies/m<i>/status`).
+pub const LIVE_MQTT_METERS: usize = 3;
+
+/// The register name of live MQTT meter `i`: the gateway names it `shelly-` and the topic's
+/// device segment.
+pub fn live_mqtt_meter(i: usize) -> String {
+    format!("shelly-m{i}")
+}
+
 /// Decimal digits of every simulated counter register (a resolution of 0.01 in meters.csv).
 pub const COUNTER_DECIMALS: i32 = 2;
 
@@ -326,6 +335,13 @@ fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) ->
             let due = if m.role == Role::Boundary { plant.calibration_due.unwrap_or(far) } else { far };
             let resolution = 10f64.powi(-COUNTER_DECIMALS);
             let _ = writeln!(meters, "{},{},{SITE},{},{role},{},{due},{},{resolution}", m.name, plant.id, m.medium, m.class, (rate * 1.2).ceil());
+        }
+        // The live MQTT meters are device sub-meters of the plant's electricity: registered, so
+        // that the centre accounts their readings instead of leaving them out with a warning.
+        if plant.live == Some(Live::Mqtt) {
+            for i in 0..LIVE_MQTT_METERS {
+                let _ = writeln!(meters, "{},{},{SITE},electricity,device,1.0,{far},,", live_mqtt_meter(i), plant.id);
+            }
         }
         let mut month = window.0;
         while month < window.1 {

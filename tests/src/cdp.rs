@@ -139,6 +139,16 @@ impl Page {
         base64(r["data"].as_str().expect("PDF data"))
     }
 
+    /// A PNG of the page, `width` CSS pixels wide and as tall as its content (at most `max_height`).
+    pub fn screenshot(&mut self, width: u32, max_height: u32) -> Vec<u8> {
+        self.call("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": false}));
+        let height = self.eval("Math.ceil(document.documentElement.scrollHeight)").as_u64().unwrap_or(800).min(u64::from(max_height));
+        let clip = json!({"x": 0, "y": 0, "width": width, "height": height, "scale": 1});
+        let r = self.call("Page.captureScreenshot", json!({"format": "png", "clip": clip, "captureBeyondViewport": true}));
+        self.call("Emulation.clearDeviceMetricsOverride", json!({}));
+        base64(r["data"].as_str().expect("PNG data"))
+    }
+
     /// Console errors and uncaught exceptions seen so far.
     pub fn errors(&mut self) -> Vec<String> {
         // A round trip first, so that events already sent are read.

@@ -24,6 +24,10 @@ fn the_demo_runs_end_to_end_and_its_report_names_the_expected_candidates() {
     assert!(run.status.success(), "{stdout}\n{stderr}");
     println!("{stdout}");
 
+    // The demo registers its own live meters: the centre accounts them and warns about none.
+    assert!(!stderr.contains("not in the meter register"), "{stderr}");
+    assert!(stdout.contains("3 MQTT meters publishing"), "{stdout}");
+
     // Live: both gateways stored what they read, the refusing meter's exceptions were counted.
     assert!(stdout.contains("MQTT meters publishing through the in-process (rumqttd) broker"), "{stdout}");
     let stored = |plant: &str| -> usize {

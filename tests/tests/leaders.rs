@@ -146,30 +146,105 @@ fn the_short_list_names_the_candidates_and_why_the_others_are_not() {
     }
 }
 
-/// The workbook opens with a reader library (calamine) and holds the same rows as the CSV.
+/// The workbook opens with a reader library (calamine) and holds every table of the CSV files
+/// cell for cell under a row of names and a row of units; its totals are formulas over the
+/// monthly sheet whose text, recomputed here from the sheet's own cells, gives their stored value.
 #[test]
-fn the_workbook_has_the_rows_of_the_csv() {
-    use calamine::{open_workbook, Data, Reader, Xlsx};
+fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
+    use calamine::{open_workbook, Data, DataType as _, Reader, Xlsx};
     let (_dir, out_dir, _) = run_leaders();
     let mut book: Xlsx<_> = open_workbook(out_dir.join("leaders.xlsx")).unwrap();
-    for sheet in ["leaders_enterprises", "leaders_groups", "window_accounts"] {
+    let mut csvs: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".csv")).collect();
+    csvs.sort();
+    assert_eq!(csvs.len(), 14, "{csvs:?}");
+    let sheets = book.sheet_names();
+    for csv_name in &csvs {
+        let sheet = csv_name.trim_end_matches(".csv");
+        assert!(sheets.iter().any(|s| s == sheet), "{sheet} is a sheet: {sheets:?}");
         let range = book.worksheet_range(sheet).unwrap();
-        let mut csv = csv::Reader::from_path(out_dir.join(format!("{sheet}.csv"))).unwrap();
+        let mut csv = csv::Reader::from_path(out_dir.join(csv_name)).unwrap();
         let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
         let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
         let rows: Vec<&[Data]> = range.rows().collect();
-        assert_eq!(rows.len(), records.len() + 1, "{sheet}: a header and one row per CSV row");
+        assert_eq!(rows.len(), records.len() + 2, "{sheet}: names, units and one row per CSV row");
         assert_eq!(rows[0].iter().map(|c| c.to_string()).collect::<Vec<_>>(), header, "{sheet}");
-        for (row, record) in rows[1..].iter().zip(&records) {
+        for (column, unit) in header.iter().zip(rows[1]) {
+            let unit = unit.to_string();
+            if column.ends_with("_tce") || column.ends_with("_kwh") || column.ends_with("_m3") || column.ends_with("_h") {
+                assert!(!unit.is_empty(), "{sheet}: {column} has a unit");
+            }
+        }
+        for (row, record) in rows[2..].iter().zip(&records) {
+            assert_eq!(row.len(), record.len(), "{sheet}");
             for (cell, text) in row.iter().zip(record.iter()) {
                 match cell {
                     Data::Float(v) => assert!((v - text.parse::<f64>().unwrap()).abs() <= 1e-9 * v.abs().max(1.0), "{sheet}: {v} vs {text}"),
+                    Data::Int(v) => assert_eq!(v.to_string(), text, "{sheet}"),
                     Data::Empty => assert_eq!(text, "", "{sheet}"),
                     other => assert_eq!(other.to_string(), text, "{sheet}"),
                 }
             }
         }
     }
+
+    // Totals: =SUMIFS(monthly_accounts!$X$3:$X$n,monthly_accounts!$A$3:$A$n,$A<r>) per enterprise,
+    // =SUM(...) below them. Recompute each from the sheets and compare with its stored result.
+    let monthly = book.worksheet_range("monthly_accounts").unwrap();
+    let totals = book.worksheet_range("totals").unwrap();
+    let formulas = book.worksheet_formula("totals").unwrap();
+    let column_index = |letters: &str| letters.bytes().fold(0usize, |n, b| n * 26 + usize::from(b - b'A' + 1)) - 1;
+    let cell_ref = |r: &str| -> (usize, usize) {
+        let r = r.replace('$', "");
+        let split = r.find(|c: char| c.is_ascii_digit()).unwrap();
+        (r[split..].parse::<usize>().unwrap() - 1, column_index(&r[..split]))
+    };
+    let value = |range: &calamine::Range<Data>, (row, col): (usize, usize)| -> Data { range.get_value((row as u32, col as u32)).cloned().unwrap_or(Data::Empty) };
+    let mut checked = 0;
+    let (start_row, start_col) = formulas.start().unwrap();
+    for (r, row) in formulas.rows().enumerate() {
+        for (c, text) in row.iter().enumerate() {
+            if text.is_empty() {
+                continue;
+            }
+            let at = (r + start_row as usize, c + start_col as usize);
+            let stored = match value(&totals, at) {
+                Data::Float(v) => v,
+                other => panic!("totals {at:?}: {other:?} for {text}"),
+            };
+            let recomputed = if let Some(args) = text.trim_start_matches('=').strip_prefix("SUMIFS(").and_then(|t| t.strip_suffix(')')) {
+                let args: Vec<&str> = args.split(',').collect();
+                let range = |a: &str| -> ((usize, usize), (usize, usize)) {
+                    let (from, to) = a.trim_start_matches("monthly_accounts!").split_once(':').unwrap();
+                    (cell_ref(from), cell_ref(to))
+                };
+                let ((v0, vc), (v1, _)) = range(args[0]);
+                let ((_, kc), _) = range(args[1]);
+                let key = value(&totals, cell_ref(args[2])).to_string();
+                (v0..=v1).filter(|r| value(&monthly, (*r, kc)).to_string() == key).map(|r| value(&monthly, (r, vc)).as_f64().unwrap_or(0.0)).sum::<f64>()
+            } else if let Some(args) = text.trim_start_matches('=').strip_prefix("SUM(").and_then(|t| t.strip_suffix(')')) {
+                let (from, to) = args.split_once(':').unwrap();
+                let ((r0, c0), (r1, _)) = (cell_ref(from), cell_ref(to));
+                (r0..=r1).map(|r| value(&totals, (r, c0)).as_f64().unwrap_or(0.0)).sum::<f64>()
+            } else {
+                panic!("an unexpected formula {text}");
+            };
+            assert!((recomputed - stored).abs() <= 1e-9 * stored.abs().max(1.0), "{text}: recomputed {recomputed}, stored {stored}");
+            checked += 1;
+        }
+    }
+    // 8 enterprises and the total row, for each summed figure.
+    assert_eq!(checked, 9 * 9, "every total is a formula");
+    // The window's energy equals the months' (the counters interpolate at the same bounds).
+    let window = std::fs::read_to_string(out_dir.join("window_accounts.csv")).unwrap();
+    let header: Vec<&str> = window.lines().next().unwrap().split(',').collect();
+    let tce = header.iter().position(|h| *h == "energy_tce").unwrap();
+    let window_total: f64 = window.lines().skip(1).filter_map(|l| l.split(',').nth(tce)?.parse::<f64>().ok()).sum();
+    let all = totals.rows().find(|r| r[0].to_string() == "all enterprises").unwrap();
+    assert!((all[1].as_f64().unwrap() - window_total).abs() < 1e-6 * window_total, "{all:?} vs {window_total}");
+    let sources = book.worksheet_range("sources").unwrap();
+    let text: Vec<String> = sources.rows().map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" | ")).collect();
+    assert!(text.iter().any(|l| l.starts_with("enterprises | ") && l.split(" | ").nth(2).is_some_and(|h| h.len() == 64)), "{text:?}");
+    assert!(text.iter().any(|l| l.contains("GB/T 2589")), "coefficients with their sources: {text:?}");
 }
 
 /// The report opens in headless Chromium (installed by tests/run), and the rendered page shows

@@ -24,19 +24,30 @@ fn analytics_summary_counts_what_the_collector_stored() {
     println!("{stdout}");
 
     let series = 16 + 2 + 1;
-    assert!(stdout.contains(&format!("{series} series, {} readings", stored.len())), "{stdout}");
+    assert!(stdout.contains(&format!("{series} series of 1 enterprise(s), {} readings", stored.len())), "{stdout}");
+    // Columns: enterprise, site, meter, quantity, unit, readings, no value, by quality ..., first, last.
+    let enterprise = stored[0].enterprise.to_string();
+    let rows: Vec<Vec<&str>> = stdout.lines().filter(|l| l.starts_with(&enterprise)).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), series, "{stdout}");
     // The water meter's failed polls are rows without a value, counted per series.
-    let volume = stdout.lines().find(|l| l.starts_with("water") && l.contains(" volume ")).expect("a volume row");
-    let cols: Vec<&str> = volume.split_whitespace().collect();
+    let volume = rows.iter().find(|c| c[2] == "water" && c[3] == "volume").expect("a volume row");
     let missing = stored.iter().filter(|r| r.meter.as_str() == "water" && r.quantity.to_string() == "volume" && r.value.is_none()).count();
-    assert_eq!(cols[4], missing.to_string(), "{volume}");
+    assert_eq!(volume[6], missing.to_string(), "{volume:?}");
     // Every series: its readings and those without a value, however the store encoded the
-    // values (decimal mantissas or doubles), as the store's reader counts them.
-    for row in stdout.lines().filter(|l| ["incomer ", "water ", "kiln "].iter().any(|m| l.starts_with(m))) {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        let of_series: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == cols[0] && r.quantity.to_string() == cols[1]).collect();
-        assert_eq!(cols[3], of_series.len().to_string(), "{row}");
-        assert_eq!(cols[4], of_series.iter().filter(|r| r.value.is_none()).count().to_string(), "{row}");
+    // values (decimal mantissas or doubles), as the store's reader counts them; and its readings
+    // by quality, which add up to them.
+    for cols in rows.iter().filter(|c| ["incomer", "water", "kiln"].contains(&c[2])) {
+        let of_series: Vec<_> = stored.iter().filter(|r| r.meter.as_str() == cols[2] && r.quantity.to_string() == cols[3]).collect();
+        assert_eq!(cols[5], of_series.len().to_string(), "{cols:?}");
+        assert_eq!(cols[6], of_series.iter().filter(|r| r.value.is_none()).count().to_string(), "{cols:?}");
+        let breakdown: Vec<&str> = cols[7..].iter().take_while(|t| !t.starts_with("20")).copied().collect();
+        for pair in breakdown.chunks(2) {
+            let (quality, n) = (pair[0], pair[1].trim_end_matches(','));
+            let expected = of_series.iter().filter(|r| r.quality.to_string() == quality).count();
+            assert_eq!(n, expected.to_string(), "{quality} in {cols:?}");
+        }
+        let total: usize = breakdown.chunks(2).map(|p| p[1].trim_end_matches(',').parse::<usize>().unwrap()).sum();
+        assert_eq!(total, of_series.len(), "{cols:?}");
     }
     // The Acrel meter's energy register is an integer times 0.01: short decimals, stored as
     // mantissas, and counted above like the doubles.

@@ -149,3 +149,19 @@ pub fn groups_frame(results: &[GroupResult], rules: &[GroupRules]) -> PolarsResu
         "source" => results.iter().map(|r| rule(r).map(|p| format!("{}{}", p.source, if p.check { " [check]" } else { "" }))).collect::<Vec<_>>(),
     )
 }
+
+/// The group's median of `column` in each period of the monthly accounts, over `members` (the
+/// enterprises of one programme's group) with a value that month: the level an enterprise's
+/// trend is read against.
+pub fn monthly_medians(monthly_accounts: &DataFrame, column: &str, members: &[&str]) -> PolarsResult<BTreeMap<String, f64>> {
+    let mut by_period: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (ent, period, values) = (strings(monthly_accounts, "enterprise")?, strings(monthly_accounts, "period")?, numbers(monthly_accounts, column)?);
+    for ((e, p), v) in ent.iter().zip(period).zip(values) {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            if members.contains(&e.as_str()) {
+                by_period.entry(p).or_default().push(v);
+            }
+        }
+    }
+    Ok(by_period.into_iter().filter_map(|(p, v)| select::median(&v).map(|m| (p, m))).collect())
+}

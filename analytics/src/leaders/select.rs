@@ -142,7 +142,7 @@ fn margin(better: Better, reference: f64, value: f64) -> Option<f64> {
 }
 
 /// Median of `values` (sorted or not).
-fn median(values: &[f64]) -> Option<f64> {
+pub fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();

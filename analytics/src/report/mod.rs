@@ -1,8 +1,17 @@
-//! What programme officers and enterprises read: the HTML report ([`html`]) with its charts
-//! ([`svg`]), a one-page HTML summary per enterprise, and an XLSX workbook of the tables.
+//! What programme officers, analysts and enterprises read (docs/report.md): the centre's
+//! overview ([`overview`]), the group report ([`html`]), a page per enterprise ([`enterprise`]),
+//! a print version with an enterprise per A4 page and, on request, its PDF ([`pdf`]), and the
+//! workbook of every table ([`workbook`]). Charts are inline SVG ([`svg`]); every figure is
+//! rounded by the rules of [`figures`].
 
+pub mod enterprise;
+pub mod figures;
 pub mod html;
+pub mod inputs;
+pub mod overview;
+pub mod pdf;
 pub mod svg;
+pub mod workbook;
 
 use std::path::{Path, PathBuf};
 
@@ -11,53 +20,28 @@ use polars::prelude::*;
 
 pub use html::ReportInput;
 
-/// Writes `report.html`, `enterprises/<id>.html` for every enterprise assessed, and
-/// `leaders.xlsx` (one sheet per table) into `dir`; returns the report's path.
+/// Writes `index.html` (the overview), `report.html` (the groups), `print.html`,
+/// `enterprises/<id>.html` for every enterprise assessed, and `leaders.xlsx` (a sheet per table
+/// of `sheets`, totals and sources) into `dir`; returns the overview's path.
 pub fn write(dir: &Path, input: &ReportInput, sheets: &[(&str, &DataFrame)]) -> anyhow::Result<PathBuf> {
-    let report = dir.join("report.html");
-    std::fs::write(&report, html::report(input)?).with_context(|| format!("writing {}", report.display()))?;
+    let put = |path: &Path, text: String| std::fs::write(path, text).with_context(|| format!("writing {}", path.display()));
+    let index = dir.join("index.html");
+    put(&index, overview::index(input)?)?;
+    put(&dir.join("report.html"), html::report(input)?)?;
     let pages = dir.join("enterprises");
     std::fs::create_dir_all(&pages).with_context(|| format!("creating {}", pages.display()))?;
-    let mut enterprises: Vec<&str> = input.results.iter().flat_map(|r| r.assessments.iter().map(|a| a.enterprise.as_str())).collect();
+    let mut enterprises: Vec<(&str, &str)> = input.results.iter().flat_map(|r| r.assessments.iter().map(|a| (a.enterprise.as_str(), a.name.as_str()))).collect();
     enterprises.sort_unstable();
-    enterprises.dedup();
-    for e in enterprises {
-        let path = pages.join(format!("{e}.html"));
-        std::fs::write(&path, html::enterprise_page(input, e)?).with_context(|| format!("writing {}", path.display()))?;
+    enterprises.dedup_by_key(|e| e.0);
+    for (e, _) in &enterprises {
+        put(&pages.join(format!("{e}.html")), enterprise::enterprise_page(input, e)?)?;
     }
-    write_xlsx(&dir.join("leaders.xlsx"), sheets)?;
-    Ok(report)
-}
-
-/// One worksheet per table: a header row, numbers as numbers, empty cells for nulls.
-pub fn write_xlsx(path: &Path, sheets: &[(&str, &DataFrame)]) -> anyhow::Result<()> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    for (name, df) in sheets {
-        let ws = book.add_worksheet();
-        ws.set_name(*name)?;
-        for (c, column) in df.columns().iter().enumerate() {
-            let c = u16::try_from(c).map_err(|_| anyhow::anyhow!("too many columns for a worksheet"))?;
-            ws.write_string(0, c, column.name().as_str())?;
-            let numeric = column.dtype().is_primitive_numeric();
-            let text = column.cast(&DataType::String)?;
-            let floats = if numeric { Some(column.cast(&DataType::Float64)?) } else { None };
-            for r in 0..df.height() {
-                let row = u32::try_from(r + 1).map_err(|_| anyhow::anyhow!("too many rows for a worksheet"))?;
-                match &floats {
-                    Some(f) => {
-                        if let Some(v) = f.f64()?.get(r).filter(|v| v.is_finite()) {
-                            ws.write_number(row, c, v)?;
-                        }
-                    }
-                    None => {
-                        if let Some(s) = text.str()?.get(r) {
-                            ws.write_string(row, c, s)?;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    book.save(path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    // The print version follows the overview's default order: group, then name.
+    let group = |e: &str| input.reference.enterprises.iter().find(|(k, _)| k.as_str() == e).map_or(String::new(), |(_, x)| x.product_group.clone());
+    let mut order: Vec<(String, &str, &str)> = enterprises.iter().map(|(e, n)| (group(e), *n, *e)).collect();
+    order.sort();
+    let ids: Vec<&str> = order.iter().map(|(_, _, e)| *e).collect();
+    put(&dir.join("print.html"), overview::print(input, &ids)?)?;
+    workbook::write(&dir.join("leaders.xlsx"), sheets, input.inputs, &html::coefficient_rows(input.reference))?;
+    Ok(index)
 }
