@@ -3,7 +3,8 @@
 //! values that refresh without a reload; the device page shows raw registers and the other word
 //! orders; a config with a mistake shows it at its line and changes nothing; a good config
 //! applied adds a device without losing a journalled reading; the pages speak Chinese on request
-//! and raise no console error.
+//! and raise no console error. `CONSOLE_SCREENSHOTS=<dir>` also saves screenshots of the pages
+//! there (docs/ holds them).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -31,6 +32,12 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
 
     let browser = Browser::launch();
     let mut page = browser.page();
+    let screenshots = std::env::var_os("CONSOLE_SCREENSHOTS").map(std::path::PathBuf::from);
+    let shot = |page: &mut e2e::cdp::Page, name: &str| {
+        if let Some(dir) = &screenshots {
+            std::fs::write(dir.join(name), page.screenshot(1280, 900)).unwrap();
+        }
+    };
     // Wait for the listener.
     std::thread::sleep(Duration::from_millis(800));
     page.goto(&format!("{base}/"));
@@ -42,6 +49,7 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     page.wait_for(&format!("Number(document.querySelector('tr[data-source=\"m1\"] [data-k=\"good\"]').textContent) > {before}"), Duration::from_secs(6));
     assert_eq!(page.eval("window.marker"), "loaded once");
     assert!(page.eval("document.querySelector('tr[data-source=\"m1\"] [data-k=\"last_reading\"]').textContent").as_str().unwrap().starts_with("20"));
+    shot(&mut page, "console-overview.png");
 
     // The device page: live values beside their raw registers and the four word orders.
     page.goto(&format!("{base}/device/m1"));
@@ -55,6 +63,7 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
         assert!(orders.contains(o), "{orders}");
     }
     assert!(page.eval("document.querySelectorAll('#requests li').length").as_u64().unwrap() >= 1);
+    shot(&mut page, "console-device.png");
 
     // A config with a mistake: the problem is shown at its line, and nothing changes.
     page.goto(&format!("{base}/config"));
@@ -65,6 +74,7 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     let shown = page.wait_for("document.querySelector('#problems li') && document.querySelector('#problems li').dataset.line", Duration::from_secs(5));
     assert_eq!(shown, serde_json::Value::from(bad_line.to_string()), "the problem's line");
     assert!(page.eval(&format!("document.querySelector('#gutter [data-line=\"{bad_line}\"]').classList.contains('bad')")).as_bool().unwrap());
+    shot(&mut page, "console-config.png");
     page.eval("document.getElementById('apply').click()");
     page.wait_for("document.querySelectorAll('#problems li').length > 0", Duration::from_secs(5));
     assert!(!std::fs::read_to_string(&path).unwrap().contains("m2"), "a refused config is not written");
@@ -92,6 +102,7 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     let cdab = page.eval("Number(document.querySelector('#values tr[data-order=\"CDAB\"] td.n').textContent)").as_f64().unwrap();
     assert!(!(49.0..51.0).contains(&cdab), "swapped words must not look right: {cdab}");
     assert_eq!(page.eval("document.getElementById('words').textContent.split(' ').length"), 2);
+    shot(&mut page, "console-try.png");
 
     // Discovery: a line the collector polls is refused; a new serial server is scanned, and the
     // config it prints proposes the meter's profile.

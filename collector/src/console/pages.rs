@@ -12,8 +12,9 @@ header{background:#17324d;color:#fff;padding:.6em 1.2em;display:flex;gap:1.4em;a
 header a{color:#fff}header h1{font-size:1.1em;margin:0 1em 0 0}main{padding:1em 1.2em}\
 table{border-collapse:collapse;background:#fff;margin:.4em 0 1.2em}th,td{border:1px solid #ccd;padding:.25em .6em;text-align:left;vertical-align:top}\
 th{background:#eef1f5}td.n{text-align:right;font-variant-numeric:tabular-nums}.ok{color:#11692b}.failing{color:#b00020;font-weight:600}.waiting{color:#666}\
-code,pre,textarea{font:13px/1.45 ui-monospace,monospace}.problems li{color:#b00020}.gutter{float:left;text-align:right;color:#888;padding:.3em .4em;user-select:none}\
-.gutter .bad{background:#b00020;color:#fff}textarea{width:calc(100% - 4em);height:32em;padding:.3em}.note{color:#555}";
+code,pre,textarea,.gutter{font:13px/1.45 ui-monospace,monospace}.problems li{color:#b00020}\
+.editor{display:flex;height:32em;border:1px solid #ccd;background:#fff}.gutter-wrap{overflow:hidden;min-width:3.2em}.gutter{text-align:right;color:#888;padding:.3em .4em;user-select:none}\
+.gutter .bad{background:#b00020;color:#fff}.editor textarea{flex:1;border:0;padding:.3em;resize:none;white-space:pre;overflow:auto}textarea{width:100%}.note{color:#555}";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
@@ -218,7 +219,7 @@ pub fn config(lang: Lang, file: &str, text: &str) -> String {
     let gutter: String = (1..=lines + 20).map(|n| format!("<div data-line=\"{n}\">{n}</div>")).collect();
     let body = format!(
         "<h2>{title}</h2><p><code>{file}</code></p><p><button id=\"check\">{check}</button> <button id=\"apply\">{apply}</button> <span id=\"outcome\"></span></p>\
-         <ol class=\"problems\" id=\"problems\"></ol><div class=\"gutter\" id=\"gutter\">{gutter}</div><textarea id=\"text\" spellcheck=\"false\">{text}</textarea>",
+         <ol class=\"problems\" id=\"problems\"></ol><div class=\"editor\"><div class=\"gutter-wrap\"><div class=\"gutter\" id=\"gutter\">{gutter}</div></div><textarea id=\"text\" spellcheck=\"false\" wrap=\"off\">{text}</textarea></div>",
         title = t("config"),
         file = esc(file),
         check = t("check"),
@@ -230,11 +231,13 @@ pub fn config(lang: Lang, file: &str, text: &str) -> String {
          function show(r){{const list=document.getElementById('problems');list.innerHTML='';document.querySelectorAll('#gutter .bad').forEach(g=>g.classList.remove('bad'));\
          for(const p of (r.problems||[])){{const li=document.createElement('li');li.dataset.line=p.line||'';li.textContent=(p.line?W.line+' '+p.line+': ':'')+(p.key?p.key+': ':'')+p.message;list.appendChild(li);\
          if(p.line){{const g=document.querySelector('#gutter [data-line=\"'+p.line+'\"]');if(g)g.classList.add('bad');}}}}\
-         document.getElementById('outcome').textContent=r.ok?(r.outcome?W.applied+': '+r.outcome:W.config_ok):(r.outcome||'');}}\
+         document.getElementById('outcome').textContent=r.ok?(r.outcome?W.applied+': '+r.outcome:W.config_ok):(r.outcome||'');\
+         const first=(r.problems||[]).find(p=>p.line);if(first){{const lh=parseFloat(getComputedStyle(ta).lineHeight)||19;ta.scrollTop=Math.max(0,(first.line-4)*lh);ta.onscroll();}}}}\
          async function send(path){{const res=await fetch(path,{{method:'POST',headers:{{'Content-Type':'application/json','X-Console':'1'}},body:JSON.stringify({{text:ta.value}})}});\
          let r;try{{r=await res.json();}}catch(e){{r={{ok:false,outcome:res.status+' '+res.statusText}};}}show(r);}}\
          document.getElementById('check').onclick=()=>send('/api/check');document.getElementById('apply').onclick=()=>send('/api/apply');\
-         ta.onscroll=()=>{{document.getElementById('gutter').style.marginTop=(-ta.scrollTop)+'px';}};",
+         ta.onscroll=()=>{{document.getElementById('gutter').style.marginTop=(-ta.scrollTop)+'px';}};\
+         ta.oninput=()=>{{const n=ta.value.split('\\n').length+20,g=document.getElementById('gutter');for(let i=g.children.length+1;i<=n;i++){{const d=document.createElement('div');d.dataset.line=i;d.textContent=i;g.appendChild(d);}}}};ta.oninput();",
         w = words(lang, &["line", "applied", "config_ok"])
     );
     frame(lang, t("config"), &body, &script)
