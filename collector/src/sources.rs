@@ -251,6 +251,7 @@ impl Sources {
                     env.dead_letters.clone(),
                     Arc::clone(&env.stats),
                     Arc::clone(&env.trust),
+                    Arc::clone(&env.shared.live),
                     stop_rx,
                 );
                 spawn("the MQTT source".into(), Box::pin(source));

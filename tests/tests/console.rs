@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use e2e::cdp::Browser;
-use e2e::{bin, device, free_port, stored_readings, write_config, Sim};
+use e2e::{bin, device, free_port, publish, stored_readings, write_config, Server, Sim};
 
 fn config_text(sim: u16, http: u16, meters: &[(&str, u8)], extra: &str) -> String {
     let devices: Vec<String> = meters.iter().map(|(name, unit)| device(name, sim, *unit, "eastron_sdm630", "1s", "")).collect();
@@ -23,10 +23,15 @@ fn config_text(sim: u16, http: u16, meters: &[(&str, u8)], extra: &str) -> Strin
 #[test]
 fn an_engineer_commissions_a_meter_from_the_browser() {
     let sim = Sim::start(&["--seed", "5", "--device", "1=eastron_sdm630", "--device", "2=eastron_sdm630"]);
+    let broker = Server::mosquitto(free_port());
     let http = free_port();
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), "", &[]);
-    std::fs::write(&path, config_text(sim.port(), http, &[("m1", 1)], "")).unwrap();
+    let mqtt = format!(
+        "\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"console-test\"\n\n[[mqtt.subscriptions]]\ntopic = \"water/+/volume\"\nmeter = \"water-{{1}}\"\nformat = \"number\"\n[[mqtt.subscriptions.fields]]\nquantity = \"volume\"\nmedium = \"water\"\nkind = \"counter\"\nunit = \"m3\"\n",
+        broker.port
+    );
+    std::fs::write(&path, config_text(sim.port(), http, &[("m1", 1)], &mqtt)).unwrap();
     let mut collector = Command::new(bin("collector")).args(["run", "--config"]).arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let base = format!("http://127.0.0.1:{http}");
 
@@ -49,6 +54,12 @@ fn an_engineer_commissions_a_meter_from_the_browser() {
     page.wait_for(&format!("Number(document.querySelector('tr[data-source=\"m1\"] [data-k=\"good\"]').textContent) > {before}"), Duration::from_secs(6));
     assert_eq!(page.eval("window.marker"), "loaded once");
     assert!(page.eval("document.querySelector('tr[data-source=\"m1\"] [data-k=\"last_reading\"]').textContent").as_str().unwrap().starts_with("20"));
+    // An MQTT meter appears with its value as it publishes, the subscription beside it.
+    std::thread::sleep(Duration::from_millis(500));
+    publish(broker.port, "water/main/volume", &[b"1234.5"]);
+    let row = page.wait_for("document.querySelector('#mqtt_meters tr[data-mqtt=\"water-main\"]') && document.querySelector('#mqtt_meters tr[data-mqtt=\"water-main\"]').textContent", Duration::from_secs(6));
+    assert!(row.as_str().unwrap().contains("volume = 1234.5 m3"), "{row}");
+    assert!(page.eval("document.getElementById('subscriptions').textContent").as_str().unwrap().contains("water/+/volume"));
     shot(&mut page, "console-overview.png");
 
     // The device page: live values beside their raw registers and the four word orders.

@@ -108,6 +108,8 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("messages", "Messages", "消息"),
     ("connected", "connected", "已连接"),
     ("disconnected", "disconnected", "未连接"),
+    ("topic", "Topic filter", "主题过滤"),
+    ("meter_pattern", "Meter name", "仪表名称"),
     ("try", "Try a point", "试读测点"),
     ("read", "Read", "读取"),
     ("unit_id", "Unit id", "从站地址"),

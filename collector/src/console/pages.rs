@@ -75,6 +75,13 @@ else if(k==='failures'){c.textContent=v||w.none;}else{c.textContent=v==null?'–
 function sources(list,w){for(const s of list){const row=document.querySelector('tr[data-source=\"'+CSS.escape(s.name)+'\"]');if(!row)continue;\
 for(const k of ['state','last_reading','good','flagged','missing','latency_ms','failures'])cell(row,k,s[k],w);}}";
 
+fn mqtt_meter_rows(meters: &[super::view::MqttMeterView]) -> String {
+    meters
+        .iter()
+        .map(|m| format!("<tr data-mqtt=\"{n}\"><td>{n}</td><td>{}</td><td>{}</td></tr>", esc(m.last_reading.as_deref().unwrap_or("–")), esc(&m.values), n = esc(&m.name)))
+        .collect()
+}
+
 /// The overview: every source with its state and counts, the journal and the sinks.
 pub fn overview(lang: Lang, s: &Snapshot) -> String {
     let t = |k| lang.t(k);
@@ -112,6 +119,11 @@ pub fn overview(lang: Lang, s: &Snapshot) -> String {
             m.messages,
             m.dead_lettered
         );
+        let _ = write!(body, "<table id=\"subscriptions\"><tr><th>{}</th><th>{}</th></tr>", t("topic"), t("meter_pattern"));
+        for (topic, meter) in &s.subscriptions {
+            let _ = write!(body, "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>", esc(topic), esc(meter));
+        }
+        let _ = write!(body, "</table><table id=\"mqtt_meters\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>", t("name"), t("last_reading"), t("value"), mqtt_meter_rows(&s.mqtt_meters));
     }
     let _ = write!(
         body,
@@ -132,6 +144,8 @@ pub fn overview(lang: Lang, s: &Snapshot) -> String {
          const es=new EventSource('/events');es.onmessage=e=>{{const s=JSON.parse(e.data);sources(s.sources,W);\
          document.getElementById('journal_bytes').textContent=s.journal_bytes;document.getElementById('undelivered').textContent=s.undelivered;\
          for(const k of s.sinks){{const r=document.querySelector('tr[data-sink=\"'+CSS.escape(k.name)+'\"]');if(!r)continue;for(const f of ['lag','delivered','failures'])r.querySelector('[data-k=\"'+f+'\"]').textContent=k[f];}}\
+         function esc(t){{return String(t).replace(/[&<>\"']/g,c=>'&#'+c.charCodeAt(0)+';');}}\
+         const mm=document.querySelector('#mqtt_meters tbody');if(mm)mm.innerHTML=s.mqtt_meters.map(m=>'<tr data-mqtt=\"'+esc(m.name)+'\"><td>'+esc(m.name)+'</td><td>'+esc(m.last_reading||'–')+'</td><td>'+esc(m.values)+'</td></tr>').join('');\
          if(s.mqtt){{const m=document.getElementById('mqtt');if(m){{m.querySelector('[data-k=\"connected\"]').textContent=s.mqtt.connected?W.connected:W.disconnected;m.querySelector('[data-k=\"messages\"]').textContent=s.mqtt.messages;m.querySelector('[data-k=\"dead_lettered\"]').textContent=s.mqtt.dead_lettered;}}}}}};",
         w = words(lang, &["ok", "failing", "waiting", "none", "connected", "disconnected"])
     );

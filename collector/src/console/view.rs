@@ -50,10 +50,22 @@ pub struct MqttView {
     pub dead_lettered: u64,
 }
 
+/// A meter seen on MQTT (its name comes from the topic, so the config does not list it).
+#[derive(Debug, Serialize)]
+pub struct MqttMeterView {
+    pub name: String,
+    pub last_reading: Option<String>,
+    /// Its latest values: `quantity = value unit`.
+    pub values: String,
+}
+
 /// Everything on the overview.
 #[derive(Debug, Serialize)]
 pub struct Snapshot {
     pub sources: Vec<SourceView>,
+    /// MQTT subscriptions as configured: topic filter and meter name pattern.
+    pub subscriptions: Vec<(String, String)>,
+    pub mqtt_meters: Vec<MqttMeterView>,
     pub journal_bytes: u64,
     pub undelivered: u64,
     pub sinks: Vec<SinkView>,
@@ -124,7 +136,18 @@ pub fn snapshot(health: &Health, live: &Live, config: &Config) -> Snapshot {
         })
         .collect();
     let mqtt = summary.mqtt.as_ref().map(|m| MqttView { connected: m.down_since.is_none(), messages: m.messages, readings: m.readings, dead_lettered: m.dead_lettered });
-    Snapshot { sources, journal_bytes, undelivered, sinks, mqtt, problems: crate::health::problems(health) }
+    let subscriptions = config.mqtt.as_ref().map(|(m, _)| m.subscriptions.iter().map(|s| (s.topic.clone(), s.meter.clone())).collect()).unwrap_or_default();
+    // Live values of names no device has: what MQTT subscriptions delivered.
+    let mqtt_meters = latest
+        .iter()
+        .filter(|(name, _)| !sources.iter().any(|s| &s.name == *name))
+        .map(|(name, points)| MqttMeterView {
+            name: name.clone(),
+            last_reading: points.values().map(|p| p.time).max().map(|t| t.to_rfc3339()),
+            values: points.iter().map(|(q, p)| format!("{q} = {} {}", p.value.map_or("–".to_owned(), |v| v.to_string()), p.unit.symbol())).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    Snapshot { sources, subscriptions, mqtt_meters, journal_bytes, undelivered, sinks, mqtt, problems: crate::health::problems(health) }
 }
 
 /// Device `name`'s page, if it is configured.

@@ -148,6 +148,7 @@ pub async fn run(
     dead_letters: DeadLetters,
     stats: Arc<Stats>,
     trust: Arc<ClockTrust>,
+    live: Arc<crate::live::Live>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let read_limit = spec.max_message_bytes.saturating_add(PACKET_OVERHEAD);
@@ -237,6 +238,7 @@ pub async fn run(
                     let _ = ack_tx.send((p, None));
                     continue;
                 }
+                live.record(&readings);
                 let (tx, rx) = oneshot::channel();
                 if out.send(Append { readings, ack: Some(tx) }).await.is_err() {
                     break;
