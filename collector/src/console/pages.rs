@@ -127,7 +127,7 @@ pub fn overview(lang: Lang, s: &Snapshot) -> String {
     }
     let _ = write!(
         body,
-        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th></tr><tr><td class=\"n\" id=\"journal_bytes\">{}</td><td class=\"n\" id=\"undelivered\">{}</td></tr></table>",
+        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th></tr><tr><td class=\"n\" id=\"journal_bytes\">{} B</td><td class=\"n\" id=\"undelivered\">{}</td></tr></table>",
         t("journal"),
         t("journal_bytes"),
         t("undelivered"),
@@ -142,7 +142,7 @@ pub fn overview(lang: Lang, s: &Snapshot) -> String {
     let script = format!(
         "const W={w};{LIVE_SOURCES}\
          const es=new EventSource('/events');es.onmessage=e=>{{const s=JSON.parse(e.data);sources(s.sources,W);\
-         document.getElementById('journal_bytes').textContent=s.journal_bytes;document.getElementById('undelivered').textContent=s.undelivered;\
+         document.getElementById('journal_bytes').textContent=s.journal_bytes+' B';document.getElementById('undelivered').textContent=s.undelivered;\
          for(const k of s.sinks){{const r=document.querySelector('tr[data-sink=\"'+CSS.escape(k.name)+'\"]');if(!r)continue;for(const f of ['lag','delivered','failures'])r.querySelector('[data-k=\"'+f+'\"]').textContent=k[f];}}\
          function esc(t){{return String(t).replace(/[&<>\"']/g,c=>'&#'+c.charCodeAt(0)+';');}}\
          const mm=document.querySelector('#mqtt_meters tbody');if(mm)mm.innerHTML=s.mqtt_meters.map(m=>'<tr data-mqtt=\"'+esc(m.name)+'\"><td>'+esc(m.name)+'</td><td>'+esc(m.last_reading||'–')+'</td><td>'+esc(m.values)+'</td></tr>').join('');\

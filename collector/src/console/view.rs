@@ -106,7 +106,7 @@ pub fn snapshot(health: &Health, live: &Live, config: &Config) -> Snapshot {
             endpoint,
             interval,
             state,
-            last_reading: last.map(|t| t.to_rfc3339()),
+            last_reading: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
             good: c.readings_good,
             flagged: c.readings_flagged,
             missing: c.readings_missing,
@@ -143,7 +143,7 @@ pub fn snapshot(health: &Health, live: &Live, config: &Config) -> Snapshot {
         .filter(|(name, _)| !sources.iter().any(|s| &s.name == *name))
         .map(|(name, points)| MqttMeterView {
             name: name.clone(),
-            last_reading: points.values().map(|p| p.time).max().map(|t| t.to_rfc3339()),
+            last_reading: points.values().map(|p| p.time).max().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
             values: points.iter().map(|(q, p)| format!("{q} = {} {}", p.value.map_or("–".to_owned(), |v| v.to_string()), p.unit.symbol())).collect::<Vec<_>>().join(", "),
         })
         .collect();
