@@ -252,12 +252,30 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto starts: run ./tests/run, which installs it");
+        let mut server = Server { child: Some(child), port, dir };
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            server.assert_running("mosquitto");
             assert!(std::time::Instant::now() < deadline, "mosquitto did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Server { child: Some(child), port, dir }
+        server.assert_still_ours("mosquitto");
+        server
+    }
+
+    /// Fails if the server process has exited (it could not bind its port, or its config is bad).
+    fn assert_running(&mut self, name: &str) {
+        if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            panic!("{name} exited ({status}) before answering on port {}: the port taken by another process?", self.port);
+        }
+    }
+
+    /// After the port answers, checks that it is this server that answers: another process that
+    /// holds the port (a test suite running beside this one) answers too, while a server that
+    /// could not bind exits at once.
+    fn assert_still_ours(&mut self, name: &str) {
+        std::thread::sleep(Duration::from_millis(300));
+        self.assert_running(name);
     }
 
     /// VictoriaMetrics on `port`, de-duplicating points with the same series and timestamp.
@@ -272,18 +290,20 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("victoria-metrics starts: run ./tests/run, which installs it");
-        let server = Server { child: Some(child), port, dir };
+        let mut server = Server { child: Some(child), port, dir };
         server.wait_until(&format!("http://127.0.0.1:{port}/health"));
         server
     }
 
-    fn wait_until(&self, url: &str) {
+    fn wait_until(&mut self, url: &str) {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let ok = Command::new("curl").args(["-sf", "-o", "/dev/null", url]).status().is_ok_and(|s| s.success());
             if ok {
+                self.assert_still_ours(url);
                 return;
             }
+            self.assert_running(url);
             assert!(std::time::Instant::now() < deadline, "{url} did not answer within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
