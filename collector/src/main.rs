@@ -506,9 +506,8 @@ fn scan(options: collector::scan::Options) -> anyhow::Result<()> {
     use collector::scan::Progress;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let mut progress = |p: Progress| match p {
-        Progress::Probing(protocol) => eprintln!("probing for {protocol} devices..."),
-        Progress::Units { probed, of, found } => eprintln!("  {probed}/{of} unit ids probed, {found} answered"),
-        Progress::Identifying { unit } => eprintln!("  reading unit {unit} at each built-in profile's registers..."),
+        Progress::Probing(_) => eprintln!("{p}"),
+        Progress::Units { .. } | Progress::Identifying { .. } => eprintln!("  {p}"),
     };
     let found = runtime.block_on(collector::scan::scan(&options, &mut progress))?;
     eprint!("{found}");

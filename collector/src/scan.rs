@@ -193,6 +193,16 @@ pub enum Progress {
     Identifying { unit: u8 },
 }
 
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::Probing(protocol) => write!(f, "probing for {protocol} devices..."),
+            Progress::Units { probed, of, found } => write!(f, "{probed}/{of} unit ids probed, {found} answered"),
+            Progress::Identifying { unit } => write!(f, "reading unit {unit} at each built-in profile's registers..."),
+        }
+    }
+}
+
 /// Probes the line of `options` for each protocol asked (DL/T 645, then CJ/T 188, then Modbus),
 /// calling `progress` as it goes. Only the line failing (it cannot be opened, or closes) is an
 /// error; what meters do, silence and garbled answers included, is in the result.

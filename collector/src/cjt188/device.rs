@@ -85,33 +85,26 @@ pub struct DeviceSpec {
     pub interval: HumanDuration,
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
-    #[serde(default = "default_preamble")]
+    #[serde(default = "crate::settings::meter_defaults::preamble")]
     pub preamble: u8,
     #[serde(default)]
     pub di_order: DiOrderName,
     #[serde(default)]
     pub unit_position: UnitPositionName,
     /// The offset of the meter's clock from UTC (its drift is in /metrics).
-    #[serde(default = "default_offset")]
+    #[serde(default = "crate::settings::meter_defaults::utc_offset")]
     pub utc_offset: String,
     /// The day of the month the meter settles on (at 00:00): its settlement-day value is stored
     /// once for that instant.
     #[serde(default = "default_settlement_day")]
     pub settlement_day: u8,
     /// A meter clock off by more than this stamps its settlement values `clock_unsynced`.
-    #[serde(default = "default_tolerance")]
+    #[serde(default = "crate::settings::meter_defaults::clock_tolerance")]
     pub clock_tolerance: HumanDuration,
 }
 
 fn default_settlement_day() -> u8 {
     1
-}
-fn default_tolerance() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(300))
-}
-
-fn default_offset() -> String {
-    "+08:00".into()
 }
 
 fn default_interval() -> HumanDuration {
@@ -119,9 +112,6 @@ fn default_interval() -> HumanDuration {
 }
 fn default_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_millis(2000))
-}
-fn default_preamble() -> u8 {
-    4
 }
 
 /// A validated CJ/T 188 meter.

@@ -86,14 +86,7 @@ impl Jobs {
         };
         let jobs = std::sync::Arc::clone(self);
         tokio::spawn(async move {
-            let mut progress = |p: Progress| {
-                let line = match p {
-                    Progress::Probing(protocol) => format!("probing for {protocol} devices..."),
-                    Progress::Units { probed, of, found } => format!("{probed}/{of} unit ids probed, {found} answered"),
-                    Progress::Identifying { unit } => format!("reading unit {unit} at each built-in profile's registers..."),
-                };
-                jobs.update(id, |j| j.progress.push(line));
-            };
+            let mut progress = |p: Progress| jobs.update(id, |j| j.progress.push(p.to_string()));
             let result = scan::scan(&options, &mut progress).await;
             jobs.update(id, |j| {
                 j.done = true;

@@ -38,27 +38,21 @@ pub struct DeviceSpec {
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
     /// FE wake-up bytes before each request (0..=4).
-    #[serde(default = "default_preamble")]
+    #[serde(default = "crate::settings::meter_defaults::preamble")]
     pub preamble: u8,
     /// Read the settlement-day totals the meter keeps (at start, then every 6 h).
     #[serde(default = "yes")]
     pub backfill: bool,
     /// The offset of the meter's clock from UTC.
-    #[serde(default = "default_offset")]
+    #[serde(default = "crate::settings::meter_defaults::utc_offset")]
     pub utc_offset: String,
     /// A meter clock off by more than this stamps its values `clock_unsynced`.
-    #[serde(default = "default_tolerance")]
+    #[serde(default = "crate::settings::meter_defaults::clock_tolerance")]
     pub clock_tolerance: HumanDuration,
 }
 
 fn yes() -> bool {
     true
-}
-fn default_offset() -> String {
-    "+08:00".into()
-}
-fn default_tolerance() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(300))
 }
 
 fn default_interval() -> HumanDuration {
@@ -66,9 +60,6 @@ fn default_interval() -> HumanDuration {
 }
 fn default_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_millis(1000))
-}
-fn default_preamble() -> u8 {
-    4
 }
 
 /// A validated DL/T 645 meter.

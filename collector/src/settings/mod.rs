@@ -3,6 +3,7 @@
 //! none of the modules whose settings use it, so config imports point one way.
 
 pub mod duration;
+pub mod meter_defaults;
 
 use std::path::{Path, PathBuf};
 
