@@ -73,3 +73,22 @@ impl std::fmt::Debug for ConsoleConfig {
         f.debug_struct("ConsoleConfig").field("spec", &self.spec).field("token", &self.token.as_ref().map(|_| "***")).field("tls", &self.tls.is_some()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_certificate_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let err = |r: Result<Tls, String>| r.err().expect("refused");
+        assert!(err(Tls::load(&cert, &key)).starts_with(&format!("cannot read {}", cert.display())));
+        std::fs::write(&cert, "not pem at all\n").unwrap();
+        std::fs::write(&key, "nor this\n").unwrap();
+        assert_eq!(err(Tls::load(&cert, &key)), format!("{}: holds no certificate", cert.display()));
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+        let e = err(Tls::load(&cert, &key));
+        assert!(e.starts_with(&format!("{}: not a PEM private key", key.display())), "{e}");
+    }
+}
