@@ -380,6 +380,39 @@ mod tests {
         assert!(text.contains("\ncollector_healthy 0\n"), "{text}");
         assert!(text.contains("\ncollector_mqtt_connected 0\n"), "{text}");
     }
+
+    /// A sink whose oldest undelivered reading waits longer than `max_sink_delay` makes the
+    /// collector unhealthy, naming the sink; delivering it makes it healthy again.
+    #[test]
+    fn a_sink_behind_for_longer_than_the_set_age_is_a_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = health(dir.path());
+        h.spec.max_sink_delay = HumanDuration(Duration::from_millis(100));
+        let reading = readings::Reading {
+            time: chrono::Utc::now(),
+            enterprise: "91350100M000100Y43".parse().unwrap(),
+            site: "plant".parse().unwrap(),
+            meter: "m1".parse().unwrap(),
+            medium: readings::Medium::Electricity,
+            quantity: "active_energy_import".parse().unwrap(),
+            kind: readings::Kind::Counter,
+            unit: readings::Unit::KWh,
+            value: Some(1.0),
+            quality: readings::Quality::Good,
+        };
+        {
+            let mut j = journal::lock(&h.journal);
+            j.append(&[reading]).unwrap();
+            j.sync().unwrap();
+        }
+        assert!(problems(&h).is_empty(), "just appended");
+        std::thread::sleep(Duration::from_millis(200));
+        let p = problems(&h);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("sink parquet: its oldest undelivered reading waits for"), "{p:?}");
+        journal::lock(&h.journal).commit("parquet", 1).unwrap();
+        assert!(problems(&h).is_empty(), "delivered");
+    }
 }
 
 #[cfg(test)]

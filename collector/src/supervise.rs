@@ -20,8 +20,17 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts `task` under `name` (used in the error that reports it).
     pub fn spawn(&mut self, name: impl Into<String>, task: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> AbortHandle {
-        let handle = self.set.spawn(task);
-        self.names.insert(handle.id(), name.into());
+        let name = name.into();
+        let handle = match injected_panic(&name) {
+            Some(after) => self.set.spawn(async move {
+                tokio::select! {
+                    r = task => r,
+                    () = tokio::time::sleep(after) => panic!("injected by {PANIC_TASK_ENV}"),
+                }
+            }),
+            None => self.set.spawn(task),
+        };
+        self.names.insert(handle.id(), name);
         handle
     }
 
@@ -94,6 +103,20 @@ impl Supervisor {
     fn name(&self, id: Id) -> String {
         self.names.get(&id).cloned().unwrap_or_else(|| "a task".to_owned())
     }
+}
+
+/// Names a task (as the supervisor names it, e.g. `the parquet sink`) that is made to panic
+/// [`INJECTED_AFTER`] after it starts: how the end-to-end tests show that a panicking task
+/// stops the process. No task panics on purpose otherwise, so the path needs a way in; unset, it
+/// costs one lookup per task started.
+pub const PANIC_TASK_ENV: &str = "COLLECTOR_PANIC_TASK";
+
+/// How long an injected panic waits: long enough for the task to have done real work.
+const INJECTED_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// When the task `name` is to panic, per [`PANIC_TASK_ENV`].
+fn injected_panic(name: &str) -> Option<std::time::Duration> {
+    std::env::var(PANIC_TASK_ENV).ok().filter(|n| n == name).map(|_| INJECTED_AFTER)
 }
 
 #[cfg(test)]

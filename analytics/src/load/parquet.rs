@@ -180,7 +180,7 @@ pub fn counters_from_parquet(store: &Path, from: DateTime<Utc>, to: DateTime<Utc
         };
         if !refused.is_empty() {
             let lines: Vec<String> = refused.iter().map(|r| refused_line(&slice_groups, start, end, r)).collect();
-            anyhow::bail!("readings in units that cannot be converted (convert or remove them):\n  {}", lines.join("\n  "));
+            anyhow::bail!("readings that cannot be used (convert or remove them):\n  {}", lines.join("\n  "));
         }
         start = end;
     }
@@ -212,14 +212,16 @@ fn read_error(store: &Path, groups: &[(DataType, Vec<PathBuf>)], from: DateTime<
     }
 }
 
-/// A series whose unit was refused: its key, the stored unit, and why.
+/// Rows of a series that cannot be used: its key, the column and stored text at fault (a unit
+/// of another dimension, a medium or quality this build does not know), and why.
 struct Refused {
     key: CounterKey,
-    unit: String,
+    column: &'static str,
+    text: String,
     why: String,
 }
 
-/// One line naming the files of the slice that hold a refused series in its unit.
+/// One line naming the files of the slice that hold a refused series with its text at fault.
 fn refused_line(groups: &[(DataType, Vec<PathBuf>)], from: DateTime<Utc>, to: DateTime<Utc>, r: &Refused) -> String {
     let (e, s, m, q) = &r.key;
     let of_series = in_range(from, to)
@@ -227,7 +229,7 @@ fn refused_line(groups: &[(DataType, Vec<PathBuf>)], from: DateTime<Utc>, to: Da
         .and(col("site").eq(lit(s.as_str())))
         .and(col("meter").eq(lit(m.as_str())))
         .and(col("quantity").eq(lit(q.as_str())))
-        .and(col("unit").eq(lit(r.unit.as_str())));
+        .and(col(r.column).eq(lit(r.text.as_str())));
     let files = scan_groups(groups, Some(of_series), Some("file"))
         .and_then(|scan| scan.select([col("file")]).unique_stable(None, UniqueKeepStrategy::First).collect())
         .and_then(|df| crate::frame::strings(&df, "file"))
@@ -287,15 +289,39 @@ fn add_groups(df: &DataFrame, counters: &mut BTreeMap<CounterKey, CounterReading
         let (canonical, factor) = match to_canonical(&key.3, &stored_unit) {
             Ok(u) => u,
             Err(why) => {
-                refused.push(Refused { key, unit: stored_unit, why });
+                refused.push(Refused { key, column: "unit", text: stored_unit, why });
                 continue;
             }
+        };
+        let stored_medium = text(medium);
+        let medium: Medium = match stored_medium.parse() {
+            Ok(m) => m,
+            Err(err) => {
+                refused.push(Refused { key, column: "medium", text: stored_medium, why: err.to_string() });
+                continue;
+            }
+        };
+        let qualities = match (bad_time.get_as_series(i), bad_quality.get_as_series(i)) {
+            (Some(t), Some(q)) => {
+                let mut parsed = Vec::with_capacity(t.len());
+                for (t, q) in t.i64()?.into_no_null_iter().zip(q.str()?.iter()) {
+                    let q = q.unwrap_or("");
+                    match q.parse::<Quality>() {
+                        Ok(quality) => parsed.push((t, quality)),
+                        Err(err) => {
+                            refused.push(Refused { key: key.clone(), column: "quality", text: q.to_owned(), why: err.to_string() });
+                            break;
+                        }
+                    }
+                }
+                parsed
+            }
+            _ => Vec::new(),
         };
         let counter = match counters.entry(key) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 let (enterprise, site, meter, quantity) = e.key().clone();
-                let medium: Medium = medium.get(i).unwrap_or("").parse().map_err(|err| anyhow::anyhow!("series {}: {err}", series_name(&enterprise, &site, &meter, &quantity)))?;
                 let points = Vec::with_capacity(t.as_ref().map_or(0, |t| t.len()) * slices_left);
                 e.insert(CounterReadings { enterprise, site, meter, medium, quantity, unit: canonical.symbol().to_owned(), points, unusable: Vec::new() })
             }
@@ -303,12 +329,7 @@ fn add_groups(df: &DataFrame, counters: &mut BTreeMap<CounterKey, CounterReading
         if let (Some(t), Some(v)) = (t, v) {
             counter.points.extend(t.i64()?.into_no_null_iter().zip(v.f64()?.into_no_null_iter().map(|v| convert(v, factor))));
         }
-        if let (Some(t), Some(q)) = (bad_time.get_as_series(i), bad_quality.get_as_series(i)) {
-            for (t, q) in t.i64()?.into_no_null_iter().zip(q.str()?.iter()) {
-                let q: Quality = q.unwrap_or("").parse().map_err(|e| anyhow::anyhow!("series {}: {e}", counter.series()))?;
-                counter.unusable.push((t, q));
-            }
-        }
+        counter.unusable.extend(qualities);
     }
     Ok(refused)
 }

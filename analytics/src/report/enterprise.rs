@@ -186,11 +186,14 @@ pub fn summary(input: &ReportInput, enterprise: &str, prefix: &str) -> PolarsRes
         if boundary <= 0.0 {
             continue;
         }
-        let mut parts: BTreeMap<String, f64> = BTreeMap::new();
+        // Keyed by site and meter: two sites may each have a meter of one name.
+        let mut parts: BTreeMap<(String, String), f64> = BTreeMap::new();
         for m in meters.of_enterprise(enterprise).filter(|m| meters.get(m, "medium") == medium && meters.get(m, "role") == "area") {
-            *parts.entry(meters.get(m, "meter").to_owned()).or_default() += meters.number(m, "consumption").unwrap_or(0.0) / boundary;
+            *parts.entry((meters.get(m, "site").to_owned(), meters.get(m, "meter").to_owned())).or_default() += meters.number(m, "consumption").unwrap_or(0.0) / boundary;
         }
-        bars.push(ShareBar { label: medium_label(medium), parts: parts.into_iter().collect() });
+        let one_site = parts.keys().map(|(site, _)| site).collect::<std::collections::BTreeSet<_>>().len() <= 1;
+        let parts = parts.into_iter().map(|((site, meter), share)| (if one_site { meter } else { format!("{site}/{meter}") }, share)).collect();
+        bars.push(ShareBar { label: medium_label(medium), parts });
     }
     b.push_str(&share_bars("submeter-share", "分项计量占比 Sub-meters' share of the boundary (window)", &bars, CHART_W));
 

@@ -48,45 +48,98 @@ fn python_with_pyarrow() -> Command {
 
 /// Writes a counter with pyarrow's defaults (`pa.table`, `pq.write_table(table, path)`): the
 /// Arrow schema is stored in the file, its time zone `UTC`. `time_unit` "ns" and large strings
-/// are what a pandas frame hands pyarrow.
+/// are what a pandas frame hands pyarrow; "us" is what pyarrow makes of Python datetimes when
+/// no type is given, and what Spark writes. `values` "float" is a float32 column (a tool keeping
+/// registers as they came), "int" an int64 one (a counter kept in whole units).
 const PYARROW_SCRIPT: &str = r#"
 import sys, datetime as dt
 import pyarrow as pa, pyarrow.parquet as pq
-path, meter, unit, strings = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, meter, unit, strings, values = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[6]
 string = pa.large_string() if strings == "large" else pa.string()
 t0 = dt.datetime(2026, 1, 1, 1, 0, tzinfo=dt.timezone.utc)
 times = [t0 + dt.timedelta(hours=h) for h in range(4)]
 col = lambda v: pa.array([v] * 4, type=string)
+value = {
+    "double": pa.array([100.25 + h for h in range(4)]),
+    "float": pa.array([100.25 + h for h in range(4)], type=pa.float32()),
+    "int": pa.array([100 + h for h in range(4)], type=pa.int64()),
+}[values]
+time = pa.array(times) if unit == "default" else pa.array(times, type=pa.timestamp(unit, tz="UTC"))
 table = pa.table({
-    "time": pa.array(times, type=pa.timestamp(unit, tz="UTC")),
+    "time": time,
     "enterprise": col(sys.argv[5]), "site": col("plant"), "meter": col(meter),
     "medium": col("electricity"), "quantity": col("active_energy_import"), "kind": col("counter"),
-    "unit": col("kWh"), "value": pa.array([100.25 + h for h in range(4)]), "quality": col("good"),
+    "unit": col("kWh"), "value": value, "quality": col("good"),
 })
 pq.write_table(table, path)
 print(sorted(pq.read_metadata(path).metadata.keys()))
 "#;
 
-/// A store with a collector file and two pyarrow files of the same day, read together.
+/// A store with a collector file and pyarrow files of the same day (times in ms, ns, and us as
+/// Python datetimes come out untyped; values as doubles, float32 and int64), read together.
 #[test]
 fn a_file_pyarrow_wrote_with_default_options_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let points: Vec<_> = (0..4).map(|h| (t("2026-01-01T01:00") + chrono::Duration::hours(h), 100.25 + h as f64)).collect();
     let root = store(dir.path(), "readings", &electricity("plant", "gateway", Unit::KWh, &points));
-    for (meter, unit, strings) in [("pyarrow-ms", "ms", "plain"), ("pandas-ns", "ns", "large")] {
+    let files = [
+        ("pyarrow-ms", "ms", "plain", "double"),
+        ("pandas-ns", "ns", "large", "double"),
+        ("python-us", "default", "plain", "double"),
+        ("spark-us-float", "us", "plain", "float"),
+        ("whole-kwh", "ms", "plain", "int"),
+    ];
+    for (meter, unit, strings, values) in files {
         let path = root.join(format!("date=2026-01-01/{meter}.parquet"));
-        let out = python_with_pyarrow().args(["-c", PYARROW_SCRIPT]).arg(&path).args([meter, unit, strings, ENTERPRISE]).output().unwrap();
+        let out = python_with_pyarrow().args(["-c", PYARROW_SCRIPT]).arg(&path).args([meter, unit, strings, ENTERPRISE, values]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("ARROW:schema"), "pyarrow stored its schema");
     }
     let counters = counters_from_parquet(&root, t("2026-01-01T00:00"), t("2026-01-02T00:00"), &[]).unwrap();
     let expected: Vec<(i64, f64)> = points.iter().map(|&(time, v)| (time.timestamp_millis(), v)).collect();
-    assert_eq!(counters.iter().map(|c| c.meter.as_str()).collect::<Vec<_>>(), ["gateway", "pandas-ns", "pyarrow-ms"]);
+    let whole: Vec<(i64, f64)> = points.iter().map(|&(time, v)| (time.timestamp_millis(), v.floor())).collect();
+    assert_eq!(counters.iter().map(|c| c.meter.as_str()).collect::<Vec<_>>(), ["gateway", "pandas-ns", "pyarrow-ms", "python-us", "spark-us-float", "whole-kwh"]);
     for c in &counters {
-        assert_eq!(c.points, expected, "{}", c.series());
+        let want = if c.meter == "whole-kwh" { &whole } else { &expected };
+        assert_eq!(&c.points, want, "{}", c.series());
     }
     let summary = scan_store(&root).unwrap().group_by([col("meter")]).agg([len()]).collect().unwrap();
-    assert_eq!(summary.height(), 3, "{summary}");
+    assert_eq!(summary.height(), 6, "{summary}");
+}
+
+/// A file without a column a reading needs is named with the column; the store's other files
+/// are not.
+#[test]
+fn a_file_without_a_needed_column_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let points = [(t("2026-01-01T01:00"), 1.0), (t("2026-01-01T02:00"), 2.0)];
+    let root = store(dir.path(), "readings", &electricity("plant", "grid", Unit::KWh, &points));
+    let bad = root.join("date=2026-01-01/no-quality.parquet");
+    let mut df = frame(&[t("2026-01-01T03:00").timestamp_millis()], Series::new("value".into(), [3.0])).drop("quality").unwrap();
+    write(&bad, &mut df);
+    let e = counters_from_parquet(&root, t("2026-01-01T00:00"), t("2026-01-02T00:00"), &[]).unwrap_err().to_string();
+    assert!(e.contains(&format!("{}: has no column quality", bad.display())), "{e}");
+    assert_eq!(e.matches(".parquet").count(), 1, "only the bad file is named: {e}");
+}
+
+/// A medium or quality this build does not know (another tool's vocabulary) is refused, naming
+/// the file, the series and the text, not taken as some other value.
+#[test]
+fn an_unknown_medium_or_quality_names_the_file() {
+    for (column, text) in [("medium", "electric"), ("quality", "questionable")] {
+        let dir = tempfile::tempdir().unwrap();
+        let points = [(t("2026-01-01T01:00"), 1.0), (t("2026-01-01T02:00"), 2.0)];
+        let root = store(dir.path(), "readings", &electricity("plant", "grid", Unit::KWh, &points));
+        let bad = root.join(format!("date=2026-01-01/other-{column}.parquet"));
+        let mut df = frame(&[t("2026-01-01T03:00").timestamp_millis()], Series::new("value".into(), [3.0]));
+        df.with_column(Series::new(column.into(), [text]).into_column()).unwrap();
+        write(&bad, &mut df);
+        let e = counters_from_parquet(&root, t("2026-01-01T00:00"), t("2026-01-02T00:00"), &[]).unwrap_err().to_string();
+        println!("{e}");
+        let series = format!("series {ENTERPRISE}/plant/grid/active_energy_import: unknown {column} \"{text}\"");
+        assert!(e.contains(&format!("{}: {series}", bad.display())), "{e}");
+        assert_eq!(e.matches(".parquet").count(), 1, "only the bad file is named: {e}");
+    }
 }
 
 /// Without Python: polars stores an Arrow schema too; its timestamp (asked in `UTC`) comes back

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use readings::Reading;
 use serde::Deserialize;
@@ -199,7 +199,8 @@ pub struct Journal {
     buf: Vec<u8>,
     /// (first sequence number, when appended), at most one mark a second: how old the oldest
     /// undelivered reading is. Readings recovered at start are marked with the time of opening.
-    marks: VecDeque<(u64, SystemTime)>,
+    /// Monotonic: a wall clock stepped forward must not make a sink look hours behind.
+    marks: VecDeque<(u64, Instant)>,
     /// Set by a failed fsync: after one, Linux may have dropped the unsynced pages while a
     /// later fsync succeeds, so nothing more is taken until a restart rescans the segments.
     stopped: Option<String>,
@@ -315,7 +316,7 @@ impl Journal {
         };
         let min_cursor = journal.slowest_cursor();
         recovery.records = next_seq.saturating_sub(min_cursor);
-        journal.marks.push_back((min_cursor.min(next_seq), SystemTime::now()));
+        journal.marks.push_back((min_cursor.min(next_seq), Instant::now()));
         journal.delete_delivered()?;
         Ok((journal, recovery))
     }
@@ -349,8 +350,8 @@ impl Journal {
             }
             return Err(if disk::is_out_of_space(&e) { JournalError::OutOfSpace { path } } else { JournalError::Io { path, source: e } });
         }
-        let now = SystemTime::now();
-        if self.marks.back().is_none_or(|(_, t)| now.duration_since(*t).unwrap_or_default() >= Duration::from_secs(1)) {
+        let now = Instant::now();
+        if self.marks.back().is_none_or(|(_, t)| now.saturating_duration_since(*t) >= Duration::from_secs(1)) {
             self.marks.push_back((first, now));
         }
         self.next_seq += readings.len() as u64;
@@ -407,7 +408,7 @@ impl Journal {
             return None;
         }
         let (_, at) = self.marks.iter().rev().find(|(seq, _)| *seq <= from).or(self.marks.front())?;
-        Some(SystemTime::now().duration_since(*at).unwrap_or_default())
+        Some(at.elapsed())
     }
 
     /// Bytes of all segments.
@@ -658,9 +659,9 @@ mod tests {
         j.append(&batch(0, 10)).unwrap();
         j.sync().unwrap();
         // Pretend the first batch was appended a minute ago, and a second one just now.
-        j.marks.back_mut().unwrap().1 = SystemTime::now() - Duration::from_secs(60);
+        j.marks.back_mut().unwrap().1 = Instant::now() - Duration::from_secs(60);
         std::thread::sleep(Duration::from_millis(10));
-        j.marks.push_back((10, SystemTime::now()));
+        j.marks.push_back((10, Instant::now()));
         j.append(&batch(10, 10)).unwrap();
         j.sync().unwrap();
         let age = j.oldest_undelivered_age().unwrap();

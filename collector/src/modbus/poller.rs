@@ -88,6 +88,7 @@ impl DevicePoller {
                 if self.stats.clock_step() {
                     warn!(step_ms = by_ms, "the wall clock was stepped; polling follows the new time");
                 }
+                self.backoff.clock_stepped(by_ms);
                 slot = next_slot(self.clock.now_ms(), interval);
                 continue;
             }

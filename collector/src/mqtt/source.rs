@@ -170,7 +170,7 @@ pub async fn run(
     // acknowledged: the broker sends it again.
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<(Publish, Option<oneshot::Receiver<()>>)>();
     let acker_client = client.clone();
-    let acker = tokio::spawn(async move {
+    let mut acker = tokio::spawn(async move {
         while let Some((publish, durable)) = ack_rx.recv().await {
             if let Some(d) = durable {
                 if d.await.is_err() {
@@ -186,6 +186,15 @@ pub async fn run(
         let event = tokio::select! {
             e = events.poll() => e,
             _ = shutdown.changed() => break,
+            // The acker lives as long as this loop feeds it: its end is a failure of the source,
+            // reported to the supervisor as this task's (a panic as a panic).
+            ended = &mut acker => match ended {
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                _ => {
+                    error!("the MQTT acknowledger stopped; stopping the MQTT source");
+                    return;
+                }
+            },
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {

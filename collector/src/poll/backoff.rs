@@ -52,6 +52,15 @@ impl Backoff {
         (streak > 0).then_some(streak)
     }
 
+    /// The wall clock was stepped by `by_ms` (negative: back): the back-off keeps its length in
+    /// real time, so a clock set back an hour does not skip a device's slots for an hour more.
+    pub fn clock_stepped(&mut self, by_ms: i64) {
+        if self.until_ms != 0 {
+            self.until_ms += by_ms;
+        }
+        self.failed_at_ms += by_ms;
+    }
+
     /// A cycle at `slot_ms` got no answer at `now_ms`; `link_down` says whether its failures
     /// were the connection's. Returns the slots now skipped, if the device is backed off.
     pub fn failed(&mut self, slot_ms: i64, interval_ms: u64, link_down: bool, link_answered_ms: i64, now_ms: i64) -> Option<u64> {
@@ -91,6 +100,24 @@ mod tests {
         assert_eq!(b.answered(), Some(34));
         assert_eq!((b.fail_streak, b.slot(6000, now)), (0, Slot::Poll));
         assert_eq!(b.answered(), None);
+    }
+
+    #[test]
+    fn a_clock_step_moves_the_back_off_with_it() {
+        let mut b = Backoff::default();
+        let now = 10_000_000;
+        for i in 0..4 {
+            b.failed(now + i * 1000, 1000, false, now, now);
+        }
+        assert_eq!(b.until_ms, now + 3000 + 3 * 1000);
+        // Set back an hour: the slot a second after the step is a second into the same back-off,
+        // and the first slot after it polls again.
+        b.clock_stepped(-3_600_000);
+        assert_eq!(b.slot(now + 4000 - 3_600_000, now), Slot::Skip);
+        assert_eq!(b.slot(now + 6000 - 3_600_000, now), Slot::Poll);
+        b.answered();
+        b.clock_stepped(-1000);
+        assert_eq!(b.until_ms, 0, "no back-off: nothing to move");
     }
 
     #[test]

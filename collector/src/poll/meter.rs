@@ -138,6 +138,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
                 if self.shared.stats.clock_step() {
                     warn!(step_ms = by_ms, "the wall clock was stepped; polling follows the new time");
                 }
+                self.backoff.clock_stepped(by_ms);
                 slot = next_slot(now_ms(), interval);
                 continue;
             }

@@ -35,6 +35,9 @@ impl Sink for ParquetSink {
             Ok(Ok(_files)) => Outcome::Delivered,
             // Disk full, permissions: may clear; the readings are safe in the journal meanwhile.
             Ok(Err(e)) => Outcome::Retry { after: Duration::from_secs(5), reason: e.to_string(), timed_out: false },
+            // A panic in the writer is a bug, not a state that clears: it goes on to the sink's
+            // task, whose supervisor stops the collector (retrying would hide it for ever).
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Err(join) => Outcome::Retry { after: Duration::from_secs(5), reason: join.to_string(), timed_out: false },
         }
     }
