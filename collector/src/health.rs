@@ -76,6 +76,8 @@ pub struct Health {
     pub dead_letters: DeadLetters,
     /// Connections closed because `MAX_CONNECTIONS` were open.
     pub rejected: AtomicU64,
+    /// Failed accepts (EMFILE when the process is out of descriptors, ENFILE, ENOMEM).
+    pub accept_errors: AtomicU64,
     pub trust: Arc<crate::clock::ClockTrust>,
 }
 
@@ -96,6 +98,7 @@ pub async fn serve(listener: TcpListener, health: Arc<Health>, pages: Option<axu
             }
             Err(e) => {
                 // EMFILE and friends: accepting again at once would spin; wait for descriptors.
+                health.accept_errors.fetch_add(1, Ordering::Relaxed);
                 warn!(error = %e, retry_in = ?accept_backoff, "health endpoint: accept failed");
                 tokio::time::sleep(accept_backoff).await;
                 accept_backoff = (accept_backoff * 2).min(Duration::from_secs(1));
@@ -228,6 +231,7 @@ fn metrics(health: &Health) -> String {
         healthy: problems(health).is_empty(),
         clock_synchronised: health.trust.synchronised(),
         health_rejected: health.rejected.load(Ordering::Relaxed),
+        health_accept_errors: health.accept_errors.load(Ordering::Relaxed),
     };
     render(&summary, &gauges, &lags, health.started.elapsed().as_secs_f64())
 }
@@ -251,6 +255,7 @@ pub struct Gauges {
     pub dead_letters_refused: u64,
     pub healthy: bool,
     pub health_rejected: u64,
+    pub health_accept_errors: u64,
     pub clock_synchronised: bool,
 }
 
@@ -317,6 +322,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     family("collector_dead_letter_max_bytes", "gauge", "The dead-letter directory's cap.", vec![(String::new(), g.dead_letter_cap as f64)]);
     family("collector_dead_letters_refused_total", "counter", "Dead letters not kept (directory at its cap, disk at its reserve, write failed).", vec![(String::new(), g.dead_letters_refused as f64)]);
     family("collector_health_connections_rejected_total", "counter", "Health endpoint connections closed because too many were open.", vec![(String::new(), g.health_rejected as f64)]);
+    family("collector_health_accept_errors_total", "counter", "Health endpoint accepts that failed (out of descriptors: EMFILE); accepting backs off up to 1 s.", vec![(String::new(), g.health_accept_errors as f64)]);
     family("collector_journal_recovered_total", "counter", "Readings found undelivered in the journal at start.", vec![(String::new(), s.journal.recovered as f64)]);
     family("collector_journal_dropped_total", "counter", "Readings dropped undelivered (drop_oldest, or lost at shutdown while full).", vec![(String::new(), s.journal.dropped as f64)]);
     let lag = lags.iter().map(|(n, l)| (format!("{{sink=\"{}\"}}", label(n)), *l as f64)).collect();
@@ -356,6 +362,7 @@ mod tests {
             reserve_bytes: 0,
             dead_letters: DeadLetters::new(dir.join("dead-letter"), Default::default(), 0),
             rejected: AtomicU64::new(0),
+            accept_errors: AtomicU64::new(0),
             trust: Arc::new(crate::clock::ClockTrust::new(true)),
         }
     }

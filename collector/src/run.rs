@@ -130,6 +130,7 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
             reserve_bytes: config.journal.reserve_bytes,
             dead_letters: dead_letters.clone(),
             rejected: Default::default(),
+            accept_errors: Default::default(),
             trust: Arc::clone(&trust),
         });
         let pages = config.console.as_ref().map(|c| {

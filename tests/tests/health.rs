@@ -134,3 +134,60 @@ fn json_logs_are_one_object_per_line() {
     assert!(lines.iter().all(|l| l["level"].is_string() && l["fields"]["message"].is_string() && l["timestamp"].is_string()), "{stderr}");
     assert!(lines.iter().any(|l| l["fields"]["device"] == "dead" && l["level"] == "WARN"), "the dead meter is reported with its device as a field:\n{stderr}");
 }
+
+/// Out of file descriptors (EMFILE), the endpoint backs off instead of spinning on `accept`,
+/// counts the failures, and answers again once descriptors are free. The limit is lowered on the
+/// running process with util-linux's `prlimit` to a few above what it holds.
+#[test]
+fn out_of_descriptors_the_endpoint_backs_off_and_recovers() {
+    let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let devices = [device("m1", sim.port(), 1, "eastron_sdm630", "1s", ""), format!("[health]\nlisten = \"127.0.0.1:{port}\"\n")];
+    let config = write_config(dir.path(), "max_age = \"1s\"", &devices);
+    let mut child = Command::new(bin("collector"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--for", "15s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let up = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        Command::new("curl").args(["-sf", &url("/healthz")]).output().is_ok_and(|o| o.status.success())
+    });
+    assert!(up, "the health endpoint did not answer");
+    let pid = child.id().to_string();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: usize = limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse().ok()).unwrap();
+    // The soft limit only: lowering the hard one could not be undone without privileges.
+    let limit = |n: usize| {
+        let ok = Command::new("prlimit").args(["--pid", &pid, &format!("--nofile={n}:")]).status().unwrap();
+        assert!(ok.success(), "prlimit --pid {pid} --nofile={n}:");
+    };
+    limit(open + 3);
+    // More connections than descriptors left (and fewer than the connection cap, which would
+    // close the extra ones itself): the kernel queues them, accept fails with EMFILE.
+    let idle: Vec<_> = (0..10).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_secs(3));
+    drop(idle);
+    limit(soft);
+    // The poller could not reconnect without descriptors either: healthy again once it has.
+    let healthy = (0..80).any(|_| {
+        std::thread::sleep(Duration::from_millis(125));
+        Command::new("curl").args(["-sf", &url("/healthz")]).output().is_ok_and(|o| o.status.success())
+    });
+    assert!(healthy, "answers ok again once descriptors are free: {}", Command::new("curl").args(["-s", &url("/healthz")]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default());
+    let metrics = parse(&curl(&[&url("/metrics")]));
+    let errors = metrics["collector_health_accept_errors_total"];
+    // A loop accepting again at once would count thousands in three seconds; backing off from
+    // 10 ms to 1 s makes about ten.
+    assert!((1.0..=30.0).contains(&errors), "accept errors in 3 s: {errors}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("health endpoint: accept failed"), "{stderr}");
+}
