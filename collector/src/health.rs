@@ -324,6 +324,8 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     family("collector_health_connections_rejected_total", "counter", "Health endpoint connections closed because too many were open.", vec![(String::new(), g.health_rejected as f64)]);
     family("collector_health_accept_errors_total", "counter", "Health endpoint accepts that failed (out of descriptors: EMFILE); accepting backs off up to 1 s.", vec![(String::new(), g.health_accept_errors as f64)]);
     family("collector_journal_recovered_total", "counter", "Readings found undelivered in the journal at start.", vec![(String::new(), s.journal.recovered as f64)]);
+    family("collector_journal_recovery_cut_readings", "gauge", "Readings the start's recovery cut from the journal (torn tails, corrupt records); the log names the segments.", vec![(String::new(), s.journal.cut_readings as f64)]);
+    family("collector_journal_recovery_cut_bytes", "gauge", "Bytes the start's recovery cut from the journal.", vec![(String::new(), s.journal.cut_bytes as f64)]);
     family("collector_journal_dropped_total", "counter", "Readings dropped undelivered (drop_oldest, or lost at shutdown while full).", vec![(String::new(), s.journal.dropped as f64)]);
     let lag = lags.iter().map(|(n, l)| (format!("{{sink=\"{}\"}}", label(n)), *l as f64)).collect();
     family("collector_sink_lag_readings", "gauge", "Readings journalled but not yet delivered by the sink.", lag);
