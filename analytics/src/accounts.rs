@@ -491,6 +491,9 @@ pub struct Tables {
     pub quality: DataFrame,
     pub findings: DataFrame,
     pub exclusions: DataFrame,
+    /// GB 17167 equipping rates per enterprise, period, medium and level (empty without a
+    /// metering-points file).
+    pub equipping: DataFrame,
     /// The findings as found, for grading a subset of the media.
     pub finding_list: Vec<crate::quality::Finding>,
 }
@@ -504,11 +507,14 @@ impl Tables {
         let production = production_frame(reference, spec.kind, spec.from, spec.to)?;
         let carbon = crate::carbon::frame(reference, spec.kind, spec.from, spec.to, spec.method, spec.non_fossil)?;
         let accounts = accounts(&meters, &production, &carbon, reference)?;
-        let finding_list = crate::quality::findings(&rows, reference, &reference.quality);
+        let rates = crate::equipping::rates(&rows, reference, &reference.quality);
+        let mut finding_list = crate::quality::findings(&rows, reference, &reference.quality);
+        finding_list.extend(crate::equipping::findings(&rates));
         let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &finding_list, &reference.quality)?;
         let findings = crate::quality::findings_frame(&finding_list)?;
         let exclusions = crate::quality::exclusions_frame(&rows)?;
-        Ok((Tables { meters, media, accounts, quality, findings, exclusions, finding_list }, notes))
+        let equipping = crate::equipping::frame(&rates)?;
+        Ok((Tables { meters, media, accounts, quality, findings, exclusions, equipping, finding_list }, notes))
     }
 
     /// Writes each table as `DIR/{prefix}NAME.parquet` and `.csv`.
@@ -521,6 +527,7 @@ impl Tables {
             ("quality", &mut self.quality),
             ("findings", &mut self.findings),
             ("exclusions", &mut self.exclusions),
+            ("equipping", &mut self.equipping),
         ];
         for (name, df) in tables {
             write_table(dir, &format!("{prefix}{name}"), df)?;

@@ -56,6 +56,7 @@ struct RawReference {
     process_emissions: Option<PathBuf>,
     process_inputs: Option<PathBuf>,
     green_electricity: Option<PathBuf>,
+    metering_points: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +111,8 @@ pub struct AnalyticsConfig {
     pub process_inputs: Option<PathBuf>,
     /// Green electricity certificates and green power bought.
     pub green_electricity: Option<PathBuf>,
+    /// The flows each enterprise must meter and their meters: the equipping rates' basis.
+    pub metering_points: Option<PathBuf>,
     /// How the non-fossil share of energy is counted.
     pub non_fossil_method: NonFossilMethod,
     /// The Parquet store's root, if the config names one (the command line may instead).
@@ -155,6 +158,7 @@ impl AnalyticsConfig {
             process_emissions: r.process_emissions.map(|p| base.join(p)),
             process_inputs: r.process_inputs.map(|p| base.join(p)),
             green_electricity: r.green_electricity.map(|p| base.join(p)),
+            metering_points: r.metering_points.map(|p| base.join(p)),
             non_fossil_method: raw.accounts.non_fossil_method,
             parquet_store: raw.store.parquet.map(|p| base.join(p)),
             electricity_method: raw.accounts.electricity_method,

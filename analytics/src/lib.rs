@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod carbon;
 pub mod config;
 pub mod consumption;
+pub mod equipping;
 pub mod frame;
 pub mod jobs;
 pub mod leaders;

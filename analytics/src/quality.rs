@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::accounts::MeterPeriod;
 use crate::frame::{numbers, strings};
-use crate::reference::{MeterRole, Reference};
+use crate::reference::{MeterRole, PointLevel, Reference};
 
 /// What the standards ask of one medium's metering.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -24,6 +24,8 @@ pub struct Requirement {
     pub area_percent: f64,
     /// The coarsest accuracy class a boundary meter may have.
     pub max_accuracy_class: f64,
+    /// The equipping rates each level must reach (see [`Equipping`]); none: not checked.
+    pub equipping: Option<Equipping>,
     /// The standard and edition the row comes from (e.g. "GB 17167-2006").
     pub edition: Option<String>,
     /// The first day the edition is in force; a period is graded by the row of its medium in
@@ -39,6 +41,27 @@ impl Requirement {
     pub fn cited(&self) -> String {
         let edition = self.edition.as_ref().map_or(String::new(), |e| format!("{e}: "));
         format!("{edition}{}{}", self.source, if self.check { " [check]" } else { "" })
+    }
+}
+
+/// GB 17167's equipping rates for one medium, in percent: of the flows that must be metered at
+/// each level (metering-points.csv), the share that have a meter installed.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equipping {
+    pub boundary: f64,
+    pub sub_unit: f64,
+    pub equipment: f64,
+}
+
+impl Equipping {
+    /// The rate `level` must reach.
+    pub fn of(&self, level: PointLevel) -> f64 {
+        match level {
+            PointLevel::Boundary => self.boundary,
+            PointLevel::SubUnit => self.sub_unit,
+            PointLevel::Equipment => self.equipment,
+        }
     }
 }
 
@@ -77,6 +100,12 @@ impl QualityRules {
         for (i, r) in rules.requirement.iter().enumerate() {
             if !(0.0..=100.0).contains(&r.area_percent) {
                 errors.push(ConfigError::new(&file, format!("requirement[{i}].area_percent"), format!("is {}; give a percentage from 0 to 100", r.area_percent)));
+            }
+            for level in PointLevel::ALL {
+                let rate = r.equipping.map_or(0.0, |e| e.of(level));
+                if !(0.0..=100.0).contains(&rate) {
+                    errors.push(ConfigError::new(&file, format!("requirement[{i}].equipping.{level}"), format!("is {rate}; give a percentage from 0 to 100")));
+                }
             }
             if rules.requirement[..i].iter().any(|o| o.medium == r.medium && o.applies_from == r.applies_from) {
                 errors.push(ConfigError::new(&file, format!("requirement[{i}].medium"), format!("{} has a requirement from that date already", r.medium)));

@@ -8,6 +8,7 @@ pub mod csv_rows;
 pub mod enterprises;
 pub mod green;
 pub mod meters;
+pub mod metering_points;
 pub mod process;
 pub mod production;
 
@@ -20,6 +21,7 @@ pub use coefficients::{Coefficients, ElectricityMethod};
 pub use enterprises::{Enterprise, GridRegion, Practices};
 pub use green::{GreenKind, GreenRow};
 pub use meters::{Direction, MeterInfo, MeterRole, Register, Renewable};
+pub use metering_points::{MeteringPoint, PointLevel};
 pub use process::{ProcessFactors, ProcessRow};
 pub use production::ProductionRow;
 
@@ -40,6 +42,8 @@ pub struct Reference {
     pub process: Vec<ProcessRow>,
     /// Green electricity certificates and green power bought.
     pub green: Vec<GreenRow>,
+    /// The flows each enterprise must meter (empty when the config names no file).
+    pub points: Vec<MeteringPoint>,
 }
 
 impl Reference {
@@ -69,9 +73,14 @@ impl Reference {
             ),
             None => (None, None, None, None),
         };
-        match (enterprises, meters, production, coefficients, quality, process_factors, process, green) {
-            (Some(enterprises), Some(meters), Some(production), Some(coefficients), Some(quality), Some(process_factors), Some(process), Some(green)) if errors.is_empty() => {
-                Ok(Reference { enterprises, meters, production, coefficients, quality, process_factors, process, green })
+        let points = match (&config.metering_points, &enterprises, &meters) {
+            (None, _, _) => Some(Vec::new()),
+            (Some(p), Some(ents), Some(register)) => metering_points::load(p, ents, register).map_err(|e| errors.extend(e)).ok(),
+            (Some(_), _, _) => None,
+        };
+        match (enterprises, meters, production, coefficients, quality, process_factors, process, green, points) {
+            (Some(enterprises), Some(meters), Some(production), Some(coefficients), Some(quality), Some(process_factors), Some(process), Some(green), Some(points)) if errors.is_empty() => {
+                Ok(Reference { enterprises, meters, production, coefficients, quality, process_factors, process, green, points })
             }
             _ => Err(ConfigErrors(errors)),
         }
