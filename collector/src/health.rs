@@ -273,7 +273,8 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     };
     family("collector_uptime_seconds", "gauge", "Seconds since the collector started.", vec![(String::new(), uptime_s)]);
     family("collector_device_cycles_total", "counter", "Poll cycles run per device.", device(&|c| c.cycles));
-    family("collector_device_skipped_slots_total", "counter", "Slots skipped (overrun, back-off, journal full).", device(&|c| c.skipped_slots));
+    let skipped = s.devices.iter().flat_map(|(d, c)| c.skipped.iter().map(move |(r, n)| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), r.as_str()), *n as f64))).collect();
+    family("collector_device_skipped_slots_total", "counter", "Slots skipped by reason (backoff, journal_full, overrun).", skipped);
     family("collector_device_requests_total", "counter", "Modbus read requests sent.", device(&|c| c.requests));
     let failures = s.devices.iter().flat_map(|(d, c)| c.failures.iter().map(move |(r, n)| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), label(r)), *n as f64))).collect();
     family("collector_device_request_failures_total", "counter", "Failed requests by reason (timeout, crc, exception_04, ...).", failures);
@@ -335,9 +336,13 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     family("collector_sink_retries_total", "counter", "Failed delivery attempts (each retried).", sink(&|c| c.failures));
     family("collector_sink_dead_lettered_total", "counter", "Readings set aside as undeliverable.", sink(&|c| c.dead_lettered));
     family("collector_sink_splits_total", "counter", "Batches split because the server found them too large (HTTP 413).", sink(&|c| c.splits));
+    family("collector_sink_shrinks_total", "counter", "Times the batch size was halved after a request timed out.", sink(&|c| c.shrinks));
+    family("collector_sink_journal_read_failures_total", "counter", "Failed reads of the journal by the sink (retried from the same position).", sink(&|c| c.read_failures));
+    family("collector_sink_cursor_commit_failures_total", "counter", "Delivered batches whose journal cursor could not be recorded (delivered again after a restart).", sink(&|c| c.commit_failures));
     if let Some(m) = &s.mqtt {
         family("collector_mqtt_messages_total", "counter", "MQTT messages received.", vec![(String::new(), m.messages as f64)]);
         family("collector_mqtt_readings_total", "counter", "Readings mapped from MQTT messages.", vec![(String::new(), m.readings as f64)]);
+        family("collector_mqtt_readings_flagged_total", "counter", "MQTT readings stored with a flag (a negative counter, an unsynchronised clock).", vec![(String::new(), m.readings_flagged as f64)]);
         family("collector_mqtt_dead_lettered_total", "counter", "MQTT messages dead-lettered.", vec![(String::new(), m.dead_lettered as f64)]);
         family("collector_mqtt_connection_errors_total", "counter", "MQTT connection errors.", vec![(String::new(), m.connection_errors as f64)]);
         family("collector_mqtt_subscriptions_refused_total", "counter", "Subscriptions the broker refused (SUBACK failure).", vec![(String::new(), m.subscriptions_refused as f64)]);

@@ -9,8 +9,11 @@ use std::sync::Mutex;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeviceCounters {
     pub cycles: u64,
-    /// Slots skipped because the previous cycle overran or the device was backed off.
+    /// Slots skipped because the previous cycle overran, the device was backed off or the
+    /// journal was full; by reason in `skipped`.
     pub skipped_slots: u64,
+    /// Skipped slots by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
     pub requests: u64,
     pub request_failures: u64,
     pub readings_good: u64,
@@ -36,11 +39,39 @@ pub struct DeviceCounters {
     pub latency_buckets: [u64; LATENCY_BUCKETS_MS.len() + 1],
 }
 
+/// Why a poll slot was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// The device failed repeatedly and is backed off (its rows are `skipped_backoff`).
+    Backoff,
+    /// The journal took no readings, so polling paused.
+    JournalFull,
+    /// The cycle before ran into this slot.
+    Overrun,
+}
+
+impl SkipReason {
+    /// The reason as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Backoff => "backoff",
+            SkipReason::JournalFull => "journal_full",
+            SkipReason::Overrun => "overrun",
+        }
+    }
+}
+
 /// Upper bounds of the request latency histogram, ms: a loopback meter answers in under 5, a
 /// 9600-baud RS-485 line takes 50-250 per request, a timeout is typically 1000-5000.
 pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 
 impl DeviceCounters {
+    /// Counts `n` slots skipped for `reason`.
+    pub fn skip(&mut self, reason: SkipReason, n: u64) {
+        self.skipped_slots += n;
+        *self.skipped.entry(reason).or_default() += n;
+    }
+
     /// Counts one request's latency.
     pub fn record_latency(&mut self, ms: u64) {
         self.latency_ms_total += ms;
@@ -91,6 +122,12 @@ pub struct SinkCounters {
     pub dead_lettered: u64,
     /// Batches split because the server found them too large.
     pub splits: u64,
+    /// Times the batch size was halved after a request timed out.
+    pub shrinks: u64,
+    /// Failed reads of the journal (retried; the position stays).
+    pub read_failures: u64,
+    /// Delivered batches whose cursor could not be recorded (delivered again after a restart).
+    pub commit_failures: u64,
     /// When a batch was last delivered.
     pub last_delivery: Option<std::time::Instant>,
 }

@@ -95,8 +95,8 @@ fn metrics_parse_and_move_with_the_faults() {
     let timeouts = "collector_device_request_failures_total{device=\"dead\",reason=\"timeout\"}";
     assert!(get(&first, timeouts) >= 1.0, "the dead meter's timeouts are counted");
     // Backed off after three failed cycles, re-probed later: its slots are skipped meanwhile.
-    let skipped = "collector_device_skipped_slots_total{device=\"dead\"}";
-    assert!(get(&second, skipped) > get(&first, skipped) || get(&second, timeouts) > get(&first, timeouts));
+    let skipped = "collector_device_skipped_slots_total{device=\"dead\",reason=\"backoff\"}";
+    assert!(second.get(skipped).copied().unwrap_or(0.0) > first.get(skipped).copied().unwrap_or(0.0) || get(&second, timeouts) > get(&first, timeouts));
     let delivered = "collector_sink_readings_total{sink=\"parquet\"}";
     assert!(get(&second, delivered) > 0.0);
     assert!(second.contains_key("collector_sink_lag_readings{sink=\"parquet\"}") && second.contains_key("collector_journal_bytes"));

@@ -15,6 +15,7 @@ use super::decode::decode;
 use super::read::read_registers;
 use crate::line::error::ReadError;
 use crate::line::link::Link;
+use crate::stats::SkipReason;
 use super::plan::{plan, ReadRequest, Target};
 use crate::clock::{wait_for_slot, ClockTrust, SystemClock, WallClock, Waited};
 pub use crate::poll::{PollerShared, SharedLink};
@@ -93,7 +94,7 @@ impl DevicePoller {
                 continue;
             }
             if self.journal_full.load(Ordering::Relaxed) {
-                self.stats.device(self.device.meter.as_str(), |c| c.skipped_slots += 1);
+                self.stats.device(self.device.meter.as_str(), |c| c.skip(SkipReason::JournalFull, 1));
                 slot = next_slot(self.clock.now_ms(), interval);
                 continue;
             }
@@ -123,7 +124,7 @@ impl DevicePoller {
             let skipped = ((next - slot) / interval as i64 - 1).max(0) as u64;
             if skipped > 0 {
                 warn!(device = %self.device.meter, skipped, "a cycle overran its interval; slots skipped");
-                self.stats.device(self.device.meter.as_str(), |c| c.skipped_slots += skipped);
+                self.stats.device(self.device.meter.as_str(), |c| c.skip(SkipReason::Overrun, skipped));
             }
             slot = next;
         }
@@ -145,7 +146,7 @@ impl DevicePoller {
         let slot = self.backoff.slot(slot_ms, self.link_answered_ms.load(Ordering::Relaxed));
         if slot == Slot::Skip {
             self.stats.device(&name, |c| {
-                c.skipped_slots += 1;
+                c.skip(SkipReason::Backoff, 1);
                 c.readings_missing += due.len() as u64;
             });
             // Nothing was asked: the rows say so, rather than repeat the last failure's reason.

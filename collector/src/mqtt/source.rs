@@ -128,6 +128,9 @@ fn default_keep_alive() -> HumanDuration {
 pub struct MqttCounters {
     pub messages: u64,
     pub readings: u64,
+    /// Of them, readings stored with a flag (a negative counter: `out_of_range`; an unsynchronised
+    /// clock: `clock_unsynced`).
+    pub readings_flagged: u64,
     pub dead_lettered: u64,
     pub connection_errors: u64,
     /// Messages larger than `max_message_bytes` (dead-lettered).
@@ -221,9 +224,11 @@ pub async fn run(
                 } else {
                     map(&spec.subscriptions, &identity, &p, &trust)
                 };
+                let flagged = readings.iter().filter(|r| r.quality != readings::Quality::Good).count() as u64;
                 stats.mqtt(|c| {
                     c.messages += 1;
                     c.readings += readings.len() as u64;
+                    c.readings_flagged += flagged;
                 });
                 if let Some(reason) = problem {
                     stats.mqtt(|c| c.dead_lettered += 1);

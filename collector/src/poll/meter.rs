@@ -23,6 +23,7 @@ use crate::line::Endpoint;
 use crate::line::error::ReadError;
 use crate::line::link::Link;
 use crate::schedule::{next_slot, now_ms};
+use crate::stats::SkipReason;
 
 /// What one stored series of a meter is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +144,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
                 continue;
             }
             if self.shared.journal_full.load(Ordering::Relaxed) {
-                self.shared.stats.device(self.protocol.meter().as_str(), |c| c.skipped_slots += 1);
+                self.shared.stats.device(self.protocol.meter().as_str(), |c| c.skip(SkipReason::JournalFull, 1));
                 slot = next_slot(now_ms(), interval);
                 continue;
             }
@@ -181,7 +182,7 @@ impl<P: MeterProtocol> MeterPoller<P> {
         let mut values: Vec<Result<f64, Quality>> = vec![Err(Quality::CommError); n];
         if self.backoff.slot(slot_ms, self.link_answered_ms.load(Ordering::Relaxed)) == Slot::Skip {
             self.shared.stats.device(&name, |c| {
-                c.skipped_slots += 1;
+                c.skip(SkipReason::Backoff, 1);
                 c.readings_missing += n as u64;
             });
             return (0..n).map(|i| self.reading(i, time, Err(Quality::SkippedBackoff))).collect();

@@ -86,6 +86,7 @@ pub async fn run<S: Sink>(mut sink: S, batching: Batching, stats: Arc<Stats>, jo
                 // The position has not moved: the same readings are read again next time.
                 Err(e) => {
                     read_failures += 1;
+                    stats.sink(name, |s| s.read_failures += 1);
                     if read_failures == 1 || read_failures.is_power_of_two() {
                         error!(sink = name, error = %e, failures = read_failures, "reading the journal failed; retrying");
                     }
@@ -103,6 +104,7 @@ pub async fn run<S: Sink>(mut sink: S, batching: Batching, stats: Arc<Stats>, jo
                         let next = if to == buffer.readings.len() { pos.next } else { buffer.seqs[to] };
                         if let Err(e) = tokio::task::block_in_place(|| lock(&journal).commit(name, next)) {
                             // Delivered but not recorded: the next start delivers this batch again.
+                            stats.sink(name, |s| s.commit_failures += 1);
                             error!(sink = name, error = %e, "moving the sink's journal cursor failed");
                         }
                         from = to;
@@ -191,6 +193,7 @@ async fn deliver<S: Sink>(
                     return Delivery::GaveUp;
                 }
                 if timed_out && batch.len() > 1 {
+                    stats.sink(name, |s| s.shrinks += 1);
                     return Delivery::Smaller;
                 }
             }
@@ -269,6 +272,7 @@ mod tests {
         let s = stats.snapshot().sinks["influxdb"].clone();
         assert_eq!(s.readings, 100, "every reading delivered once");
         assert!(s.splits >= 2, "{s:?}");
+        assert_eq!(s.shrinks, 1, "one timeout halved the batch once: {s:?}");
         assert!(s.batches >= 10, "no batch over 10 readings: {s:?}");
         assert_eq!(lock(&journal).cursor("influxdb").unwrap(), 100);
     }
