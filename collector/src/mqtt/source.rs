@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 use super::mapping::Subscription;
+use super::reconnect::{self, Reconnect};
 use crate::clock::ClockTrust;
 use crate::settings::{read_file, read_secret, ConfigError, HumanDuration};
 use crate::dead_letter::DeadLetters;
@@ -57,11 +58,6 @@ const PACKET_OVERHEAD: usize = 64 * 1024 + 16;
 /// The largest message the source reads at all, to dead-letter it: a broker should refuse
 /// larger ones (`max_packet_size`); 64 MiB is what a small gateway can hold once.
 pub const READ_CEILING: usize = 64 * 1024 * 1024;
-/// A connection that stayed up this long resets the reconnect backoff; a shorter one does not,
-/// so a broker that accepts and then drops the connection is not hammered.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// `[mqtt.tls]`: the broker's CA, and a client certificate where the broker asks for one.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -183,8 +179,7 @@ pub async fn run(
             let _ = acker_client.ack(&publish).await;
         }
     });
-    let mut backoff = FIRST_BACKOFF;
-    let mut connected_at: Option<Instant> = None;
+    let mut reconnect = Reconnect::default();
     loop {
         let event = tokio::select! {
             e = events.poll() => e,
@@ -202,7 +197,7 @@ pub async fn run(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 info!(broker = %format!("{}:{}", spec.host, spec.port), session_present = ack.session_present, "MQTT connected");
-                connected_at = Some(Instant::now());
+                reconnect.connected(Instant::now());
                 stats.mqtt(|c| c.down_since = None);
                 // A raised read limit served this connection; the next one starts normal again.
                 events.mqtt_options.set_max_packet_size(read_limit, read_limit);
@@ -272,16 +267,13 @@ pub async fn run(
                     c.connection_errors += 1;
                     c.down_since.get_or_insert_with(Instant::now);
                 });
-                if connected_at.take().is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
-                    backoff = FIRST_BACKOFF;
-                }
-                let mut wait = backoff + Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+                let mut wait = reconnect.failed(Instant::now(), fastrand::f64());
                 if let Some(size) = oversized(&e) {
                     if size <= READ_CEILING {
                         // Read it once on the next connection, to dead-letter it.
                         warn!(bytes = size, limit = spec.max_message_bytes, "an MQTT message too large to read broke the connection; reconnecting to read it once and dead-letter it");
                         events.mqtt_options.set_max_packet_size(size + 16, read_limit);
-                        wait = FIRST_BACKOFF;
+                        wait = reconnect::FIRST;
                     } else {
                         error!(bytes = size, ceiling = READ_CEILING, "an MQTT message larger than the collector will read holds the session's queue; set the broker's max_packet_size below this (see docs/mqtt.md)");
                     }
@@ -292,7 +284,6 @@ pub async fn run(
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => break,
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
