@@ -278,6 +278,22 @@ mod tests {
         assert_eq!(letters.usage().0, 200);
     }
 
+    /// Below the data directory's reserve of free space a letter is refused and counted, and
+    /// nothing is written: the journal's appends need that space more.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_letter_is_refused_below_the_disk_reserve() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = disk::free_bytes(dir.path()).unwrap();
+        let letters = DeadLetters::new(dir.path().join("dead-letter"), DeadLetterLimits::default(), free.saturating_add(1 << 30));
+        let refused = letters.append_line("mqtt", "{}".into()).await.unwrap_err();
+        assert!(matches!(refused, DeadLetterError::DiskLow { .. }), "{refused}");
+        assert_eq!(letters.refused(), 1);
+        assert_eq!(fs::read_dir(letters.dir()).map_or(0, |d| d.count()), 0, "nothing written");
+        // With the reserve met, the same letter is kept.
+        let roomy = DeadLetters::new(dir.path().join("dead-letter"), DeadLetterLimits::default(), 0);
+        roomy.append_line("mqtt", "{}".into()).await.unwrap();
+    }
+
     #[test]
     fn logging_is_limited_and_reports_what_it_held_back() {
         let mut limit = LogLimit::default();

@@ -258,4 +258,33 @@ mod tests {
         let err = super::super::read_range(dir.path(), r.time, r.time + chrono::Duration::seconds(1)).unwrap_err().to_string();
         assert!(err.contains("bad.parquet: row 0: column value_mantissa: expected a mantissa and a scale of 0..=9"), "{err}");
     }
+
+    /// A write that fails after its temporary file was made (here the rename: the destination is
+    /// taken by a directory) leaves no `.partial` behind to hold the disk's blocks, and the same
+    /// batch is written whole once the way is clear.
+    #[test]
+    fn a_failed_write_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreWriter::open(dir.path()).unwrap();
+        let r = Reading {
+            time: "2026-11-23T01:00:00Z".parse().unwrap(),
+            enterprise: "91350100M000100Y43".parse().unwrap(),
+            site: "s".parse().unwrap(),
+            meter: "m".parse().unwrap(),
+            medium: Medium::Electricity,
+            quantity: Quantity::total(Measure::ActiveEnergyImport),
+            kind: Kind::Counter,
+            unit: Unit::KWh,
+            value: Some(5.0),
+            quality: Quality::Good,
+        };
+        let blocker = dir.path().join("date=2026-11-23").join(format!("part-{}-{}-0.parquet", r.time.timestamp_millis(), std::process::id()));
+        fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+        assert!(store.write(std::slice::from_ref(&r)).is_err());
+        let left: Vec<_> = fs::read_dir(&store.tmp).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        fs::remove_dir_all(&blocker).unwrap();
+        let written = store.write(std::slice::from_ref(&r)).unwrap();
+        assert_eq!(super::super::read_range(dir.path(), r.time, r.time + chrono::Duration::seconds(1)).unwrap(), vec![r], "{written:?}");
+    }
 }
