@@ -203,6 +203,13 @@ fn check(config_path: &Path) -> anyhow::Result<()> {
         }
     }
     println!("green electricity: {} rows; non-fossil share by {}", reference.green.len(), config.non_fossil_method.as_str());
+    match &config.metering_points {
+        Some(path) => {
+            let equipped = reference.points.iter().filter(|p| p.meter.is_some()).count();
+            println!("metering points: {} in {}, {equipped} with a meter installed", reference.points.len(), path.display());
+        }
+        None => println!("metering points: none listed (no equipping rates)"),
+    }
     let grades: Vec<&str> = reference.quality.grade.iter().map(|g| g.grade.as_str()).collect();
     println!("data quality ({}): {} requirements, grades {}", config.data_quality.display(), reference.quality.requirement.len(), grades.join(", "));
     if let Some(dir) = &config.leaders {

@@ -288,7 +288,7 @@ pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir
     let config_dir = std::fs::canonicalize(config_dir)?;
     let text = format!(
         "# Written for a simulated fleet (meter_sim::fleet).\n[reference]\nenterprises = \"reference/enterprises.csv\"\nmeters = \"reference/meters.csv\"\nproduction = \"reference/production.csv\"\n\
-         process_inputs = \"reference/process.csv\"\ngreen_electricity = \"reference/green-electricity.csv\"\nprocess_emissions = {:?}\n\
+         process_inputs = \"reference/process.csv\"\ngreen_electricity = \"reference/green-electricity.csv\"\nmetering_points = \"reference/metering-points.csv\"\nprocess_emissions = {:?}\n\
          energy_coefficients = {:?}\nemission_factors = {:?}\ndata_quality = {:?}\nleaders = {:?}\n",
         config_dir.join("coefficients/process-emissions.toml").display().to_string(),
         config_dir.join("coefficients/energy-gbt2589-2020.toml").display().to_string(),
@@ -301,13 +301,16 @@ pub fn write_analytics_inputs(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir
     Ok(path)
 }
 
-/// Writes enterprises.csv, meters.csv and production.csv for the fleet into `dir`; production
-/// follows the load shape of each month, with a few percent of month-to-month noise.
+/// Writes enterprises.csv, meters.csv, metering-points.csv and production.csv for the fleet into
+/// `dir`; production follows the load shape of each month, with a few percent of month-to-month
+/// noise. Every simulated meter measures a flow the plant must meter (its boundary meters the
+/// boundary, its area meters main sub-units, its live MQTT meters main equipment).
 fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut enterprises = format!("id,name,industry_code,region,grid_region,product_group,utc_offset,{}\n", PRACTICES.join(","));
     let mut green = String::from("enterprise,month,kind,mwh,reference\n");
     let mut meters = String::from("meter,enterprise,site,medium,role,accuracy_class,calibration_due,max_rate,resolution\n");
+    let mut points = String::from("enterprise,site,point,level,medium,meter\n");
     let mut production = String::from("enterprise,month,product,quantity,unit,output_value_10k_cny\n");
     let mut process = String::from("enterprise,month,material,quantity_t,cao_percent,mgo_percent,cao_noncarbonate_percent,mgo_noncarbonate_percent,purity_percent,source\n");
     let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
@@ -335,12 +338,15 @@ fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) ->
             let due = if m.role == Role::Boundary { plant.calibration_due.unwrap_or(far) } else { far };
             let resolution = 10f64.powi(-COUNTER_DECIMALS);
             let _ = writeln!(meters, "{},{},{SITE},{},{role},{},{due},{},{resolution}", m.name, plant.id, m.medium, m.class, (rate * 1.2).ceil());
+            let level = if m.role == Role::Boundary { "boundary" } else { "sub_unit" };
+            let _ = writeln!(points, "{},{SITE},{},{level},{},{}", plant.id, m.name, m.medium, m.name);
         }
         // The live MQTT meters are device sub-meters of the plant's electricity: registered, so
         // that the centre accounts their readings instead of leaving them out with a warning.
         if plant.live == Some(Live::Mqtt) {
             for i in 0..LIVE_MQTT_METERS {
                 let _ = writeln!(meters, "{},{},{SITE},electricity,device,1.0,{far},,", live_mqtt_meter(i), plant.id);
+                let _ = writeln!(points, "{},{SITE},{},equipment,electricity,{}", plant.id, live_mqtt_meter(i), live_mqtt_meter(i));
             }
         }
         let mut month = window.0;
@@ -386,6 +392,7 @@ fn write_reference(fleet: &Fleet, window: (NaiveDate, NaiveDate), dir: &Path) ->
     }
     std::fs::write(dir.join("enterprises.csv"), enterprises)?;
     std::fs::write(dir.join("meters.csv"), meters)?;
+    std::fs::write(dir.join("metering-points.csv"), points)?;
     std::fs::write(dir.join("process.csv"), process)?;
     std::fs::write(dir.join("green-electricity.csv"), green)?;
     std::fs::write(dir.join("production.csv"), production)

@@ -103,9 +103,15 @@ fn parquet_and_influxdb_give_the_same_accounts() {
     assert!(printed.contains("1 enterprise-periods"), "{printed}");
     let url = format!("http://127.0.0.1:{}", server.port);
     accounts(&["--influxdb", &url, "--database", "energy"], &from_influx);
-    for name in ["meters", "media", "accounts", "quality", "findings", "exclusions"] {
+    for name in ["meters", "media", "accounts", "quality", "findings", "exclusions", "equipping"] {
         assert_eq!(table(&from_parquet, name), table(&from_influx, name), "{name}.csv differs between the stores");
     }
+
+    // The shipped metering-points.csv lists two main electricity devices and meters one: 50 %
+    // against GB 17167-2006's 95 %, a finding naming the unmetered pump.
+    let equipping = table(&from_parquet, "equipping");
+    assert!(equipping.lines().any(|l| l.contains(",electricity,equipment,2,1,50.0,95.0,demo-plant/boiler-feed-pump,")), "{equipping}");
+    assert!(table(&from_parquet, "findings").contains("equipping rate of main equipment electricity: 1 of 2 flows metered (50.0 %); 95 % is required"));
 
     // November: the demo plant's boundary electricity is import minus export; the shipped
     // coefficients apply (0.1229 kgce/kWh; the east grid's latest factor, 2023's 0.55). CO2 by
