@@ -230,8 +230,8 @@ pub async fn run(
                     let (tx, rx) = oneshot::channel();
                     let letters = dead_letters.clone();
                     let line = dead_letter_line(&p, &reason);
-                    if letters.log_allowed().is_some() {
-                        warn!(topic = %p.topic, reason, "MQTT message dead-lettered");
+                    if let Some(held_back) = letters.log_allowed() {
+                        warn!(topic = %p.topic, reason, suppressed_since_last = held_back, "MQTT message dead-lettered");
                     }
                     tokio::spawn(async move {
                         // Refused (the directory is at its cap or the disk at its reserve): it
