@@ -53,7 +53,7 @@ pub async fn identify(link: &mut Link, unit: u8, timeout: Duration) -> Result<Ve
         }
         let mut evidence = Vec::new();
         for p in points {
-            let request = ReadRequest { function: p.location.function, start: p.location.address, count: p.location.data_type.words(), items: Vec::new() };
+            let request = ReadRequest::single(p.location.function, p.location.address, p.location.data_type.words());
             match read_registers(link, unit, &request, timeout, Duration::ZERO).await {
                 Ok(words) => {
                     let raw = decode(&words, p.location.data_type, p.location.order);

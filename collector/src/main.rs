@@ -199,6 +199,7 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
             }
         };
         let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
+        let reload_tx_for_serve = reload_tx.clone();
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(mut hup) => {
                 tokio::spawn(async move {
@@ -211,7 +212,7 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
             }
             Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP; reload needs a restart"),
         }
-        collector::run::serve(config, Default::default(), shutdown, reloads).await
+        collector::run::serve(config, Default::default(), shutdown, reload_tx_for_serve, reloads).await
     })?;
     println!("{summary}");
     Ok(())

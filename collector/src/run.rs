@@ -31,13 +31,14 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Polls every device of `config` into the store until `shutdown` completes, then writes what is
 /// buffered and returns the counters (which `stats` shows live meanwhile).
 pub async fn run(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>) -> anyhow::Result<Summary> {
-    // Nobody sends: the sender is dropped at once, and the receiver then waits forever.
-    let (_, reloads) = mpsc::channel(1);
-    serve(config, stats, shutdown, reloads).await
+    // Only the console (if the config has one) sends.
+    let (reload, reloads) = mpsc::channel(4);
+    serve(config, stats, shutdown, reload, reloads).await
 }
 
-/// [`run`], reloading the config file whenever `reloads` asks ([`crate::reload`]).
-pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>, mut reloads: mpsc::Receiver<ReloadRequest>) -> anyhow::Result<Summary> {
+/// [`run`], reloading the config file whenever `reloads` asks ([`crate::reload`]): SIGHUP and
+/// `collector reload` through a clone of `reload_sender`, the console's Apply through another.
+pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Output = ()>, reload_sender: mpsc::Sender<ReloadRequest>, mut reloads: mpsc::Receiver<ReloadRequest>) -> anyhow::Result<Summary> {
     let store_dir = config.store_dir();
     let identity = Identity { enterprise: config.enterprise.clone(), site: config.site.clone() };
 
@@ -113,8 +114,6 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
     let idle_sender = tx.clone();
     drop((tx, shared));
     info!(devices, connections, data = %config.data_dir.display(), "collector running");
-    // The console's reload requests (with the edited text), beside SIGHUP's.
-    let (console_reload, mut console_reloads) = mpsc::channel::<ReloadRequest>(4);
     let mut shown_config: Option<Arc<StdMutex<Config>>> = None;
     if let Some(spec) = &config.health {
         let listener = tokio::net::TcpListener::bind(spec.listen).await.with_context(|| format!("binding the health endpoint to {}", spec.listen))?;
@@ -142,7 +141,7 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
                 live: Arc::clone(&live),
                 config: shown,
                 token: c.token.clone(),
-                reload: console_reload.clone(),
+                reload: reload_sender.clone(),
                 links: sources.links(),
                 scans: Default::default(),
             }))
@@ -165,7 +164,7 @@ pub async fn serve(config: Config, stats: Arc<Stats>, shutdown: impl Future<Outp
         tokio::select! {
             () = &mut shutdown => break None,
             why = tasks.next_failure() => break Some(why),
-            Some(request) = async { tokio::select! { Some(r) = reloads.recv() => Some(r), Some(r) = console_reloads.recv() => Some(r), else => None } } => {
+            Some(request) = reloads.recv() => {
                 let outcome = reload(&mut current, request.text, &mut sources, &mut tasks).await;
                 if outcome.is_ok() {
                     if let Some(shown) = &shown_config {

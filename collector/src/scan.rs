@@ -346,7 +346,7 @@ fn classify_cjt188(bytes: &[u8]) -> Probe<Cjt188Meter> {
 }
 
 async fn probe_modbus(link: &mut Link, units: UnitRange, timeout: Duration, progress: &mut (dyn FnMut(Progress) + Send)) -> Result<ModbusScan, ScanError> {
-    let request = ReadRequest { function: RegisterFunction::Holding, start: 0, count: 1, items: Vec::new() };
+    let request = ReadRequest::single(RegisterFunction::Holding, 0, 1);
     let mut found = Vec::new();
     let mut garbled = Vec::new();
     for (i, unit) in (units.first..=units.last).enumerate() {

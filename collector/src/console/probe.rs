@@ -54,7 +54,7 @@ pub fn endpoints(links: &Links) -> Vec<String> {
 
 /// Reads what `ask` names.
 pub async fn read(links: &Links, ask: &TryRead) -> TryResult {
-    let request = ReadRequest { function: ask.function, start: ask.address, count: ask.data_type.words(), items: Vec::new() };
+    let request = ReadRequest::single(ask.function, ask.address, ask.data_type.words());
     let shared = links.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(e, _)| e.to_string() == ask.endpoint).map(|(_, l)| l.clone());
     let result = match shared {
         Some(link) => read_registers(&mut *link.link.lock().await, ask.unit, &request, TIMEOUT, Duration::ZERO).await,

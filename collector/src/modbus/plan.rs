@@ -35,6 +35,12 @@ pub struct ReadRequest {
 }
 
 impl ReadRequest {
+    /// A request for `count` registers from `start` alone, outside any plan: a probe, a scan,
+    /// a value asked for by hand.
+    pub fn single(function: RegisterFunction, start: u16, count: u16) -> Self {
+        Self { function, start, count, items: Vec::new() }
+    }
+
     /// The registers of `item` within a response to this request.
     pub fn slice<'a>(&self, item: &Item, response: &'a [u16]) -> &'a [u16] {
         let from = usize::from(item.location.address - self.start);

@@ -119,19 +119,14 @@ pub async fn read<S: AsyncRead + AsyncWrite + Unpin>(port: &mut Port<S>, unit: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modbus::plan::Item;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    fn req(function: RegisterFunction, start: u16, count: u16) -> ReadRequest {
-        ReadRequest { function, start, count, items: Vec::<Item>::new() }
-    }
 
     #[test]
     fn request_frames_match_the_specification_example() {
         // Modbus over serial line V1.02 style example: unit 1, read holding 0x006B..+3.
-        let f = request_frame(0x11, &req(RegisterFunction::Holding, 0x006B, 3));
+        let f = request_frame(0x11, &ReadRequest::single(RegisterFunction::Holding, 0x006B, 3));
         assert_eq!(f, [0x11, 0x03, 0x00, 0x6B, 0x00, 0x03, 0x76, 0x87]);
-        let f = request_frame(1, &req(RegisterFunction::Input, 0, 2));
+        let f = request_frame(1, &ReadRequest::single(RegisterFunction::Input, 0, 2));
         assert_eq!(f, [0x01, 0x04, 0x00, 0x00, 0x00, 0x02, 0x71, 0xCB]);
     }
 
@@ -147,7 +142,7 @@ mod tests {
 
     #[test]
     fn answers_are_checked() {
-        let request = request_frame(7, &req(RegisterFunction::Holding, 100, 2));
+        let request = request_frame(7, &ReadRequest::single(RegisterFunction::Holding, 100, 2));
         assert_eq!(parse_answer(&request, 2, &answer(7, 3, &[0x1234, 0xABCD])), Ok(vec![0x1234, 0xABCD]));
 
         let mut noisy = answer(7, 3, &[0x1234, 0xABCD]);
@@ -189,7 +184,7 @@ mod tests {
     async fn a_master_tells_noise_from_silence() {
         let (ours, mut theirs) = tokio::io::duplex(1024);
         let mut port = Port::new(ours, Duration::from_millis(2), Duration::from_millis(50), false);
-        let r = req(RegisterFunction::Holding, 0, 1);
+        let r = ReadRequest::single(RegisterFunction::Holding, 0, 1);
         let device = tokio::spawn(async move {
             let mut buf = [0u8; 8];
             // 1: clean.
