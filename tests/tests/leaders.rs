@@ -156,7 +156,7 @@ fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
     let mut book: Xlsx<_> = open_workbook(out_dir.join("leaders.xlsx")).unwrap();
     let mut csvs: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".csv")).collect();
     csvs.sort();
-    assert_eq!(csvs.len(), 14, "{csvs:?}");
+    assert_eq!(csvs.len(), 16, "{csvs:?}");
     let sheets = book.sheet_names();
     for csv_name in &csvs {
         let sheet = csv_name.trim_end_matches(".csv");

@@ -31,7 +31,7 @@ impl Figure {
         let c = column;
         Some(if c.contains("_per_") || c == "value" || c == "median" || c == "group_benchmark" || c == "candidates_level" || c == "advanced_value" || c.starts_with("sector_") {
             Figure::Intensity
-        } else if c == "percentile" {
+        } else if c == "percentile" || c.ends_with("_percent") {
             Figure::Percent
         } else if c.ends_with("share") || c.ends_with("coverage") || c.starts_with("margin_") {
             Figure::Share
@@ -43,7 +43,7 @@ impl Figure {
             Figure::Hours
         } else if c.ends_with("_kwh") || c.ends_with("_m3") || c.ends_with("_cny") || ["consumption", "boundary", "area_submetered", "device_submetered", "production", "savings", "green_kwh_counted"].contains(&c) {
             Figure::Physical
-        } else if ["rank", "enterprises", "with_value", "eligible", "selected", "readings", "unusable", "count", "findings", "boundary_counters", "unusable_rows", "rollovers", "resets", "implausible", "glitches", "meters_past_calibration"].contains(&c) {
+        } else if ["rank", "enterprises", "with_value", "eligible", "selected", "readings", "unusable", "count", "findings", "boundary_counters", "unusable_rows", "rollovers", "resets", "implausible", "glitches", "meters_past_calibration", "points", "equipped"].contains(&c) {
             Figure::Count
         } else if c.starts_with("kg") {
             Figure::Coefficient
@@ -149,6 +149,7 @@ pub fn column_unit(column: &str) -> Option<&'static str> {
         "savings" => "see savings_unit",
         "kg_co2_per_unit" => "kgCO2/unit",
         "percentile" => "% of the group",
+        _ if c.ends_with("_percent") => "%",
         _ if c.ends_with("_tce") || c == "tce" => "tce",
         _ if c.ends_with("_kwh") || c.ends_with("_kwh_counted") => "kWh",
         _ if c.ends_with("_m3") => "m3",
