@@ -507,7 +507,8 @@ impl Tables {
         let production = production_frame(reference, spec.kind, spec.from, spec.to)?;
         let carbon = crate::carbon::frame(reference, spec.kind, spec.from, spec.to, spec.method, spec.non_fossil)?;
         let accounts = accounts(&meters, &production, &carbon, reference)?;
-        let rates = crate::equipping::rates(&rows, reference, &reference.quality);
+        let periods = rows.iter().map(|r| (r.enterprise.as_str(), r.period.as_str(), r.period_start));
+        let rates = crate::equipping::rates(periods, reference, &reference.quality);
         let mut finding_list = crate::quality::findings(&rows, reference, &reference.quality);
         finding_list.extend(crate::equipping::findings(&rates));
         let quality = crate::quality::graded(crate::quality::evidence(&meters)?, &finding_list, &reference.quality)?;

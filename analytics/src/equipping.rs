@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use polars::prelude::*;
 use readings::Medium;
 
-use crate::accounts::MeterPeriod;
 use crate::quality::{Finding, QualityRules};
 use crate::reference::{PointLevel, Reference};
 
@@ -49,10 +48,10 @@ impl Rate {
     }
 }
 
-/// The rates of every enterprise that lists metering points, for each period it has accounts
-/// for (the periods of `rows`).
-pub fn rates(rows: &[MeterPeriod], reference: &Reference, rules: &QualityRules) -> Vec<Rate> {
-    let periods: BTreeSet<(&str, &str, chrono::NaiveDate)> = rows.iter().map(|r| (r.enterprise.as_str(), r.period.as_str(), r.period_start)).collect();
+/// The rates of every enterprise that lists metering points, for each of its `periods`
+/// (enterprise, period, the period's first local day) that has accounts.
+pub fn rates<'a>(periods: impl IntoIterator<Item = (&'a str, &'a str, chrono::NaiveDate)>, reference: &Reference, rules: &QualityRules) -> Vec<Rate> {
+    let periods: BTreeSet<(&str, &str, chrono::NaiveDate)> = periods.into_iter().collect();
     let mut out = Vec::new();
     for (enterprise, period, start) in periods {
         let mut levels: BTreeMap<(Medium, PointLevel), (u32, Vec<String>)> = BTreeMap::new();

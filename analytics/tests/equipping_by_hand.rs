@@ -138,7 +138,8 @@ fn equipping_rates_by_hand_and_by_the_edition_in_force() {
 }
 
 /// Every problem of the points file is named with its line and column: a meter not registered
-/// at the site, a meter of another medium, a level that is not one, a flow listed twice.
+/// at the site, a meter of another medium, a level that is not one, a flow listed twice, a
+/// flow named with a space.
 #[test]
 fn a_points_file_with_mistakes_is_refused_line_by_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,7 +148,8 @@ fn a_points_file_with_mistakes_is_refused_line_by_line() {
          {E},p,incomer,boundary,electricity,no-such-meter\n\
          {E},p,kiln-line,sub_unit,electricity,gas-main\n\
          {E},p,mill,workshop,electricity,\n\
-         {E},p,incomer,boundary,electricity,grid\n"
+         {E},p,incomer,boundary,electricity,grid\n\
+         {E},p,kiln line 2,sub_unit,electricity,\n"
     );
     let config = AnalyticsConfig::load(&reference_dir(dir.path(), &points)).unwrap();
     let e = Reference::load(&config).err().expect("refused").to_string();
@@ -157,6 +159,7 @@ fn a_points_file_with_mistakes_is_refused_line_by_line() {
         (3, "meter", "gas-main measures natural_gas, not electricity"),
         (4, "level", "is not a level of metering; expected boundary, sub_unit or equipment"),
         (5, "point", "incomer at site p is already on line 2"),
+        (6, "point", "\"kiln line 2\" has a space"),
     ] {
         assert!(e.lines().any(|l| l.contains(&format!("metering-points.csv:{line}:")) && l.contains(column) && l.contains(says)), "line {line} {column}: {says}\n{e}");
     }

@@ -114,7 +114,7 @@ async fn poll_fleet(devices: usize, delay: &str, seconds: u64) -> anyhow::Result
     let s = stats.snapshot();
     let mut worst: Vec<u64> = s.devices.values().map(|c| c.cycle_ms_max).collect();
     worst.sort_unstable();
-    let skipped = s.devices.values().map(|c| c.skipped_slots).sum();
+    let skipped = s.devices.values().map(|c| c.skipped_slots()).sum();
     let failed = s.devices.values().map(|c| c.request_failures).sum();
     Ok((worst.last().copied().unwrap_or(0), worst.get(worst.len() / 2).copied().unwrap_or(0), skipped, failed))
 }

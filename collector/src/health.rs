@@ -273,7 +273,13 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     };
     family("collector_uptime_seconds", "gauge", "Seconds since the collector started.", vec![(String::new(), uptime_s)]);
     family("collector_device_cycles_total", "counter", "Poll cycles run per device.", device(&|c| c.cycles));
-    let skipped = s.devices.iter().flat_map(|(d, c)| c.skipped.iter().map(move |(r, n)| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), r.as_str()), *n as f64))).collect();
+    // Every reason of every device, zeros included: a series that appears only at its first
+    // increment hides that increment from rate().
+    let skipped = s
+        .devices
+        .iter()
+        .flat_map(|(d, c)| crate::stats::SkipReason::ALL.map(|r| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), r.as_str()), c.skipped.get(&r).copied().unwrap_or(0) as f64)))
+        .collect();
     family("collector_device_skipped_slots_total", "counter", "Slots skipped by reason (backoff, journal_full, overrun).", skipped);
     family("collector_device_requests_total", "counter", "Modbus read requests sent.", device(&|c| c.requests));
     let failures = s.devices.iter().flat_map(|(d, c)| c.failures.iter().map(move |(r, n)| (format!("{{device=\"{}\",reason=\"{}\"}}", label(d), label(r)), *n as f64))).collect();
@@ -401,7 +407,8 @@ mod tests {
     fn a_sink_behind_for_longer_than_the_set_age_is_a_problem() {
         let dir = tempfile::tempdir().unwrap();
         let mut h = health(dir.path());
-        h.spec.max_sink_delay = HumanDuration(Duration::from_millis(100));
+        // A second: a loaded machine may stall a test thread for a good part of one.
+        h.spec.max_sink_delay = HumanDuration(Duration::from_secs(1));
         let reading = readings::Reading {
             time: chrono::Utc::now(),
             enterprise: "91350100M000100Y43".parse().unwrap(),
@@ -420,7 +427,7 @@ mod tests {
             j.sync().unwrap();
         }
         assert!(problems(&h).is_empty(), "just appended");
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(1500));
         let p = problems(&h);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("sink parquet: its oldest undelivered reading waits for"), "{p:?}");

@@ -199,20 +199,23 @@ fn run(path: &std::path::Path, run_for: Option<HumanDuration>) -> anyhow::Result
             }
         };
         let (reload_tx, reloads) = tokio::sync::mpsc::channel(4);
-        let reload_tx_for_serve = reload_tx.clone();
+        // The console's Apply sends through this clone.
+        let reload_for_console = reload_tx.clone();
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(mut hup) => {
                 tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP");
-                        // A reload already queued covers this one too.
+                        // With the queue full this one is dropped: a queued SIGHUP reload
+                        // reads the file as it is then, and a console Apply writes its text to
+                        // the file when accepted.
                         let _ = reload_tx.try_send(collector::reload::ReloadRequest { text: None, reply: None });
                     }
                 });
             }
             Err(e) => tracing::error!(error = %e, "cannot listen for SIGHUP; reload needs a restart"),
         }
-        collector::run::serve(config, Default::default(), shutdown, reload_tx_for_serve, reloads).await
+        collector::run::serve(config, Default::default(), shutdown, reload_for_console, reloads).await
     })?;
     println!("{summary}");
     Ok(())

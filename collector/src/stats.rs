@@ -10,9 +10,7 @@ use std::sync::Mutex;
 pub struct DeviceCounters {
     pub cycles: u64,
     /// Slots skipped because the previous cycle overran, the device was backed off or the
-    /// journal was full; by reason in `skipped`.
-    pub skipped_slots: u64,
-    /// Skipped slots by reason.
+    /// journal was full, by reason.
     pub skipped: BTreeMap<SkipReason, u64>,
     pub requests: u64,
     pub request_failures: u64,
@@ -51,6 +49,9 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason.
+    pub const ALL: [SkipReason; 3] = [SkipReason::Backoff, SkipReason::JournalFull, SkipReason::Overrun];
+
     /// The reason as a metric label.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,8 +69,12 @@ pub const LATENCY_BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 2
 impl DeviceCounters {
     /// Counts `n` slots skipped for `reason`.
     pub fn skip(&mut self, reason: SkipReason, n: u64) {
-        self.skipped_slots += n;
         *self.skipped.entry(reason).or_default() += n;
+    }
+
+    /// Slots skipped for any reason.
+    pub fn skipped_slots(&self) -> u64 {
+        self.skipped.values().sum()
     }
 
     /// Counts one request's latency.
@@ -214,7 +219,7 @@ impl fmt::Display for Summary {
                 "{:<20} {:>7} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  {}",
                 name,
                 c.cycles,
-                c.skipped_slots,
+                c.skipped_slots(),
                 c.requests,
                 c.readings_good,
                 c.readings_flagged,

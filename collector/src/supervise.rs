@@ -106,17 +106,22 @@ impl Supervisor {
 }
 
 /// Names a task (as the supervisor names it, e.g. `the parquet sink`) that is made to panic
-/// [`INJECTED_AFTER`] after it starts: how the end-to-end tests show that a panicking task
-/// stops the process. No task panics on purpose otherwise, so the path needs a way in; unset, it
-/// costs one lookup per task started.
+/// some time after it starts (`NAME@MS`, or [`INJECTED_AFTER`]): how the end-to-end tests show
+/// that a panicking task stops the process. No task panics on purpose otherwise, so the path
+/// needs a way in; unset, it costs one lookup per task started.
 pub const PANIC_TASK_ENV: &str = "COLLECTOR_PANIC_TASK";
 
-/// How long an injected panic waits: long enough for the task to have done real work.
+/// How long an injected panic waits by default: long enough for the task to have done work.
 const INJECTED_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// When the task `name` is to panic, per [`PANIC_TASK_ENV`].
 fn injected_panic(name: &str) -> Option<std::time::Duration> {
-    std::env::var(PANIC_TASK_ENV).ok().filter(|n| n == name).map(|_| INJECTED_AFTER)
+    let value = std::env::var(PANIC_TASK_ENV).ok()?;
+    let (task, after) = match value.rsplit_once('@') {
+        Some((task, ms)) => (task, ms.parse().ok().map(std::time::Duration::from_millis)?),
+        None => (value.as_str(), INJECTED_AFTER),
+    };
+    (task == name).then_some(after)
 }
 
 #[cfg(test)]

@@ -7,31 +7,43 @@
 //! clock would be silent for those two minutes; this one re-plans within a second, counts the
 //! step in `/metrics` and logs it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use e2e::{bin, curl, device, free_port, stored_readings, write_config, Sim};
 
-/// libfaketime's multi-threaded build, where Debian's `faketime` package puts it.
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// libfaketime's multi-threaded build, where Debian's `faketime` package puts it (under the
+/// machine's multiarch directory).
+fn libfaketime() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib").ok().into_iter().flatten().flatten().map(|e| e.path().join("faketime/libfaketimeMT.so.1")).find(|p| p.exists());
+    found.unwrap_or_else(|| panic!("no /usr/lib/*/faketime/libfaketimeMT.so.1: install Debian's faketime package (tests/run does)"))
+}
+
+/// Sets the offset libfaketime reads: written beside and renamed, so that it never reads a
+/// half-written file.
+fn set_offset(file: &Path, offset: &str) {
+    let tmp = file.with_extension("new");
+    std::fs::write(&tmp, format!("{offset}\n")).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
 
 #[test]
 fn a_backward_clock_step_does_not_stop_polling() {
-    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: install Debian's faketime package (tests/run does)");
+    let library = libfaketime();
     let sim = Sim::start(&["--device", "1=eastron_sdm630"]);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let devices = [device("m1", sim.port(), 1, "eastron_sdm630", "1s", ""), format!("[health]\nlisten = \"127.0.0.1:{port}\"\n")];
     let config = write_config(dir.path(), "max_age = \"500ms\"", &devices);
     let offset = dir.path().join("faketime");
-    std::fs::write(&offset, "+0\n").unwrap();
+    set_offset(&offset, "+0");
     let child = Command::new(bin("collector"))
         .args(["run", "--config"])
         .arg(&config)
         .args(["--for", "14s"])
         .env("RUST_LOG", "info")
-        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("LD_PRELOAD", &library)
         .env("FAKETIME_TIMESTAMP_FILE", &offset)
         .env("FAKETIME_NO_CACHE", "1")
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
@@ -41,7 +53,7 @@ fn a_backward_clock_step_does_not_stop_polling() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let stepped_at = chrono::Utc::now();
-    std::fs::write(&offset, "-120\n").unwrap();
+    set_offset(&offset, "-120");
     std::thread::sleep(Duration::from_secs(4));
     let metrics = curl(&[&format!("http://127.0.0.1:{port}/metrics")]);
     let out = child.wait_with_output().unwrap();

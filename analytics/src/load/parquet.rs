@@ -229,7 +229,8 @@ fn refused_line(groups: &[(DataType, Vec<PathBuf>)], from: DateTime<Utc>, to: Da
         .and(col("site").eq(lit(s.as_str())))
         .and(col("meter").eq(lit(m.as_str())))
         .and(col("quantity").eq(lit(q.as_str())))
-        .and(col(r.column).eq(lit(r.text.as_str())));
+        // An empty text is what a null cell reads as.
+        .and(if r.text.is_empty() { col(r.column).is_null().or(col(r.column).eq(lit(""))) } else { col(r.column).eq(lit(r.text.as_str())) });
     let files = scan_groups(groups, Some(of_series), Some("file"))
         .and_then(|scan| scan.select([col("file")]).unique_stable(None, UniqueKeepStrategy::First).collect())
         .and_then(|df| crate::frame::strings(&df, "file"))
@@ -260,7 +261,9 @@ fn counters_of(groups: &[(DataType, Vec<PathBuf>)], from: DateTime<Utc>, to: Dat
         filter = filter.and(any);
     }
     let usable_quality = Quality::ALL.iter().filter(|q| usable(**q)).map(|q| col("quality").eq(lit(q.as_str()))).reduce(|a, b| a.or(b)).expect("usable qualities");
-    let usable_row = usable_quality.and(col("value").is_not_null());
+    // A null quality compares as null, which both filters below would drop: it is unusable, so
+    // it reaches the refusal with its file named instead of vanishing.
+    let usable_row = usable_quality.fill_null(lit(false)).and(col("value").is_not_null());
     let df = scan_groups(groups, Some(filter), None)?
         .select([col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit"), col("quality"), col("time"), col("value")])
         .group_by([col("enterprise"), col("site"), col("meter"), col("medium"), col("quantity"), col("unit")])

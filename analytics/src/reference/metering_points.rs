@@ -84,7 +84,14 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>, regis
             }
         }
         let site = row.parse::<SiteId>("site");
-        let point = row.required("point");
+        // Findings list the flows without a meter separated by spaces.
+        let point = row.required("point").filter(|p| {
+            let plain = !p.chars().any(char::is_whitespace);
+            if !plain {
+                row.problem("point", format!("{p:?} has a space; name the flow without one (kiln-line-2)"));
+            }
+            plain
+        });
         let level = row.parse::<PointLevel>("level");
         let medium = row.parse::<Medium>("medium");
         let meter = row.optional::<MeterId>("meter");

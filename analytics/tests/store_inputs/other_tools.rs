@@ -122,21 +122,22 @@ fn a_file_without_a_needed_column_is_named() {
     assert_eq!(e.matches(".parquet").count(), 1, "only the bad file is named: {e}");
 }
 
-/// A medium or quality this build does not know (another tool's vocabulary) is refused, naming
-/// the file, the series and the text, not taken as some other value.
+/// A medium or quality this build does not know (another tool's vocabulary, or none) is refused,
+/// naming the file, the series and the text, not taken as some other value.
 #[test]
 fn an_unknown_medium_or_quality_names_the_file() {
-    for (column, text) in [("medium", "electric"), ("quality", "questionable")] {
+    // A null quality (a tool that left the cell empty) reads as the empty text.
+    for (column, text) in [("medium", Some("electric")), ("quality", Some("questionable")), ("quality", None)] {
         let dir = tempfile::tempdir().unwrap();
         let points = [(t("2026-01-01T01:00"), 1.0), (t("2026-01-01T02:00"), 2.0)];
         let root = store(dir.path(), "readings", &electricity("plant", "grid", Unit::KWh, &points));
-        let bad = root.join(format!("date=2026-01-01/other-{column}.parquet"));
+        let bad = root.join(format!("date=2026-01-01/other-{column}-{}.parquet", text.unwrap_or("null")));
         let mut df = frame(&[t("2026-01-01T03:00").timestamp_millis()], Series::new("value".into(), [3.0]));
         df.with_column(Series::new(column.into(), [text]).into_column()).unwrap();
         write(&bad, &mut df);
         let e = counters_from_parquet(&root, t("2026-01-01T00:00"), t("2026-01-02T00:00"), &[]).unwrap_err().to_string();
         println!("{e}");
-        let series = format!("series {ENTERPRISE}/plant/grid/active_energy_import: unknown {column} \"{text}\"");
+        let series = format!("series {ENTERPRISE}/plant/grid/active_energy_import: unknown {column} \"{}\"", text.unwrap_or(""));
         assert!(e.contains(&format!("{}: {series}", bad.display())), "{e}");
         assert_eq!(e.matches(".parquet").count(), 1, "only the bad file is named: {e}");
     }

@@ -54,6 +54,9 @@ impl Backoff {
 
     /// The wall clock was stepped by `by_ms` (negative: back): the back-off keeps its length in
     /// real time, so a clock set back an hour does not skip a device's slots for an hour more.
+    /// The link's last answer (shared by its devices) is not moved: after a backward step it
+    /// looks later than this failure, so a device whose link was down is probed once early,
+    /// which costs one request.
     pub fn clock_stepped(&mut self, by_ms: i64) {
         if self.until_ms != 0 {
             self.until_ms += by_ms;
