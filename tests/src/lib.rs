@@ -426,6 +426,18 @@ impl FaultProxy {
     }
 }
 
+/// A `mosquitto_pub -l` on one connection: each line written to the returned stdin is a message
+/// to `topic` with QoS 1; drop the stdin, then wait for the child, to end it.
+pub fn line_publisher(port: u16, topic: &str) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-l"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub runs");
+    let stdin = child.stdin.take().expect("piped stdin");
+    (child, stdin)
+}
+
 /// Publishes each of `messages` to `topic` with QoS 1 through `mosquitto_pub` (one process).
 pub fn publish(port: u16, topic: &str, messages: &[&[u8]]) {
     for m in messages {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e::{bin, device, free_port, write_config, Server, Sim};
+use e2e::{bin, device, free_port, line_publisher, write_config, Server, Sim};
 
 /// A tmpfs mounted at `dir`, unmounted when dropped.
 struct Tmpfs(PathBuf);
@@ -150,12 +150,7 @@ unit = "m3"
     let publisher = std::thread::spawn({
         let (publishing, sent, port) = (Arc::clone(&publishing), Arc::clone(&sent), broker.port);
         move || {
-            let mut child = Command::new("mosquitto_pub")
-                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", "water/main/state", "-l"])
-                .stdin(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
+            let (mut child, mut stdin) = line_publisher(port, "water/main/state");
             let mut n = 0u64;
             while publishing.load(Ordering::SeqCst) {
                 writeln!(stdin, r#"{{"ts": {}, "v": {n}}}"#, 1_795_000_000_000u64 + n * 1000).unwrap();

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{bin, free_port, Server};
+use e2e::{bin, free_port, line_publisher, Server};
 
 /// Builds the fault library into the target directory.
 fn failsync_library() -> PathBuf {
@@ -66,12 +66,7 @@ fn a_failed_journal_fsync_stops_the_collector_and_loses_no_acknowledged_message(
     }
     std::thread::sleep(Duration::from_millis(500));
 
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-t", "plant/p1/meters/k/state", "-l"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = publisher.stdin.take().unwrap();
+    let (mut publisher, mut stdin) = line_publisher(broker.port, "plant/p1/meters/k/state");
     const N: u64 = 300;
     for i in 0..N {
         // Each message carries its own time: a message sent again is the same reading.

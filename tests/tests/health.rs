@@ -149,7 +149,7 @@ fn out_of_descriptors_the_endpoint_backs_off_and_recovers() {
     let port = free_port();
     let devices = [device("m1", sim.port(), 1, "eastron_sdm630", "1s", ""), format!("[health]\nlisten = \"127.0.0.1:{port}\"\n")];
     let config = write_config(dir.path(), "max_age = \"1s\"", &devices);
-    let mut child = Command::new(bin("collector"))
+    let child = Command::new(bin("collector"))
         .args(["run", "--config"])
         .arg(&config)
         .args(["--for", "25s"])

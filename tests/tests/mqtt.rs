@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use e2e::{bin, free_port, make_certificates, publish, run_collector, Server};
+use e2e::{bin, free_port, line_publisher, make_certificates, publish, run_collector, Server};
 use readings::{Quality, Reading};
 
 fn config(dir: &std::path::Path, port: u16, client_id: &str) -> std::path::PathBuf {
@@ -197,12 +197,7 @@ fn sigkill_while_publishing_loses_no_acknowledged_message() {
     let mut collector = spawn_collector(&cfg);
     std::thread::sleep(Duration::from_millis(1500));
 
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-t", "plant/p1/meters/k/state", "-l"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = publisher.stdin.take().unwrap();
+    let (mut publisher, mut stdin) = line_publisher(broker.port, "plant/p1/meters/k/state");
     const N: u64 = 400;
     for i in 0..N {
         // Each message carries its own time, so a redelivery is the same reading, not a new one.

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use e2e::{bin, device, free_port, stored_readings, write_config, Server, Sim};
+use e2e::{bin, device, free_port, line_publisher, stored_readings, write_config, Server, Sim};
 use readings::Reading;
 
 const SECONDS: u64 = 60;
@@ -72,12 +72,7 @@ fn sighup_every_second_for_a_minute_loses_and_duplicates_nothing() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // One numbered message every 50 ms, QoS 1, through one mosquitto_pub (-l: a message a line).
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1", "-t", "reload/main/volume", "-l"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = publisher.stdin.take().unwrap();
+    let (mut publisher, mut lines) = line_publisher(broker.port, "reload/main/volume");
     let publishing = std::thread::spawn(move || {
         let mut n = 0u64;
         let end = Instant::now() + Duration::from_secs(SECONDS + 2);

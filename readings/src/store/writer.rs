@@ -234,14 +234,9 @@ mod tests {
     use crate::model::{Kind, Measure, Medium, Quality, Quantity};
     use crate::units::Unit;
 
-    /// A decimal whose scale no writer produces is refused by the reader with the file, the row
-    /// and the column, not read as some other value.
-    #[test]
-    fn a_scale_out_of_range_is_a_located_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let day = dir.path().join("date=2026-11-23");
-        fs::create_dir_all(&day).unwrap();
-        let r = Reading {
+    /// A good reading of 5 kWh on 2026-11-23.
+    fn reading() -> Reading {
+        Reading {
             time: "2026-11-23T01:00:00Z".parse().unwrap(),
             enterprise: "91350100M000100Y43".parse().unwrap(),
             site: "s".parse().unwrap(),
@@ -252,7 +247,17 @@ mod tests {
             unit: Unit::KWh,
             value: Some(5.0),
             quality: Quality::Good,
-        };
+        }
+    }
+
+    /// A decimal whose scale no writer produces is refused by the reader with the file, the row
+    /// and the column, not read as some other value.
+    #[test]
+    fn a_scale_out_of_range_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("date=2026-11-23");
+        fs::create_dir_all(&day).unwrap();
+        let r = reading();
         let path = day.join("bad.parquet");
         write_file(&path, &[&r], schema(), vec![Stored::Decimal(5, 12)]).unwrap();
         let err = super::super::read_range(dir.path(), r.time, r.time + chrono::Duration::seconds(1)).unwrap_err().to_string();
@@ -266,18 +271,7 @@ mod tests {
     fn a_failed_write_leaves_no_partial_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = StoreWriter::open(dir.path()).unwrap();
-        let r = Reading {
-            time: "2026-11-23T01:00:00Z".parse().unwrap(),
-            enterprise: "91350100M000100Y43".parse().unwrap(),
-            site: "s".parse().unwrap(),
-            meter: "m".parse().unwrap(),
-            medium: Medium::Electricity,
-            quantity: Quantity::total(Measure::ActiveEnergyImport),
-            kind: Kind::Counter,
-            unit: Unit::KWh,
-            value: Some(5.0),
-            quality: Quality::Good,
-        };
+        let r = reading();
         let blocker = dir.path().join("date=2026-11-23").join(format!("part-{}-{}-0.parquet", r.time.timestamp_millis(), std::process::id()));
         fs::create_dir_all(blocker.join("in-the-way")).unwrap();
         assert!(store.write(std::slice::from_ref(&r)).is_err());
