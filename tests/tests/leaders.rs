@@ -188,7 +188,8 @@ fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
     }
 
     // Totals: =SUMIFS(monthly_accounts!$X$3:$X$n,monthly_accounts!$A$3:$A$n,$A<r>) per enterprise,
-    // =SUM(...) below them. Recompute each from the sheets and compare with its stored result.
+    // =SUM(...) below them, and intensities =IF(P<r>>0,B<r>*1000/P<r>,"") from those sums.
+    // Recompute each from the sheets and compare with its stored result.
     let monthly = book.worksheet_range("monthly_accounts").unwrap();
     let totals = book.worksheet_range("totals").unwrap();
     let formulas = book.worksheet_formula("totals").unwrap();
@@ -225,6 +226,16 @@ fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
                 let (from, to) = args.split_once(':').unwrap();
                 let ((r0, c0), (r1, _)) = (cell_ref(from), cell_ref(to));
                 (r0..=r1).map(|r| value(&totals, (r, c0)).as_f64().unwrap_or(0.0)).sum::<f64>()
+            } else if let Some(args) = text.trim_start_matches('=').strip_prefix("IF(").and_then(|t| t.strip_suffix(",\"-\")")) {
+                // P3>0,B3*1000/P3
+                let (condition, quotient) = args.split_once(',').unwrap();
+                let den = value(&totals, cell_ref(condition.trim_end_matches(">0"))).as_f64().unwrap_or(0.0);
+                let (product, den_ref) = quotient.split_once('/').unwrap();
+                assert_eq!(den_ref, condition.trim_end_matches(">0"), "{text}");
+                let (num_ref, factor) = product.split_once('*').unwrap();
+                let num = value(&totals, cell_ref(num_ref)).as_f64().unwrap_or(0.0);
+                assert!(den > 0.0, "{text}: an intensity formula without production");
+                num * factor.parse::<f64>().unwrap() / den
             } else {
                 panic!("an unexpected formula {text}");
             };
@@ -232,8 +243,13 @@ fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
             checked += 1;
         }
     }
-    // 8 enterprises and the total row, for each summed figure.
-    assert_eq!(checked, 9 * 9, "every total is a formula");
+    // 8 enterprises and the total row for each of 9 summed figures, the 8 enterprises' production
+    // (no total across products), and 3 intensities per enterprise with production ("-" without).
+    let names: Vec<String> = totals.rows().next().unwrap().iter().map(|c| c.to_string()).collect();
+    let production = names.iter().position(|n| n == "production").unwrap();
+    let producing = totals.rows().skip(2).filter(|r| r[0].to_string() != "all enterprises" && r[production].as_f64().is_some_and(|p| p > 0.0)).count();
+    assert!(producing >= 5, "{producing} enterprises with production");
+    assert_eq!(checked, 9 * 9 + 8 + 3 * producing, "every total and intensity is a formula");
     // The window's energy equals the months' (the counters interpolate at the same bounds).
     let window = std::fs::read_to_string(out_dir.join("window_accounts.csv")).unwrap();
     let header: Vec<&str> = window.lines().next().unwrap().split(',').collect();
@@ -241,6 +257,19 @@ fn the_workbook_has_every_table_of_the_csv_and_its_totals_recompute() {
     let window_total: f64 = window.lines().skip(1).filter_map(|l| l.split(',').nth(tce)?.parse::<f64>().ok()).sum();
     let all = totals.rows().find(|r| r[0].to_string() == "all enterprises").unwrap();
     assert!((all[1].as_f64().unwrap() - window_total).abs() < 1e-6 * window_total, "{all:?} vs {window_total}");
+    // The intensity the totals sheet divides out is the window's indicator the leaders rank by.
+    let kgce = header.iter().position(|h| *h == "kgce_per_unit").unwrap();
+    let intensity = names.iter().position(|n| n == "kgce_per_unit").unwrap();
+    let mut compared = 0;
+    for line in window.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let Ok(want) = cells[kgce].parse::<f64>() else { continue };
+        let row = totals.rows().find(|r| r[0].to_string() == cells[0]).unwrap_or_else(|| panic!("{} has no totals row", cells[0]));
+        let got = row[intensity].as_f64().unwrap();
+        assert!((got - want).abs() <= 1e-9 * want.abs(), "{}: totals sheet {got} kgce per unit, window {want}", cells[0]);
+        compared += 1;
+    }
+    assert!(compared >= 5, "intensities compared: {compared}");
     let sources = book.worksheet_range("sources").unwrap();
     let text: Vec<String> = sources.rows().map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(" | ")).collect();
     assert!(text.iter().any(|l| l.starts_with("enterprises | ") && l.split(" | ").nth(2).is_some_and(|h| h.len() == 64)), "{text:?}");

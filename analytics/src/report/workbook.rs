@@ -1,8 +1,9 @@
 //! `leaders.xlsx`: every table the run writes as CSV, one sheet each, cell for cell (the values
 //! unrounded, shown through number formats), under a header of the column names and a row of
-//! their units, frozen; a `totals` sheet whose sums are formulas over the monthly sheet, so that
-//! a spreadsheet user sees the window's totals recompute from the months; a `sources` sheet with
-//! the run's inputs and every coefficient with its source.
+//! their units, frozen; a `totals` sheet whose sums are formulas over the monthly sheet, and
+//! whose intensities are formulas over those sums, so that a spreadsheet user sees the window's
+//! totals and indicators recompute from the months; a `sources` sheet with the run's inputs and
+//! every coefficient with its source.
 
 use std::path::Path;
 
@@ -17,7 +18,12 @@ use super::inputs::RunInputs;
 pub const HEADER_ROWS: u32 = 2;
 
 /// The monthly figures the `totals` sheet sums per enterprise.
-pub const TOTALS: [&str; 9] = ["energy_tce", "water_m3", "co2_t", "co2_combustion_t", "co2_process_t", "co2_purchased_electricity_t", "co2_purchased_heat_t", "co2_exports_t", "electricity_net_kwh"];
+pub const TOTALS: [&str; 10] = ["energy_tce", "water_m3", "co2_t", "co2_combustion_t", "co2_process_t", "co2_purchased_electricity_t", "co2_purchased_heat_t", "co2_exports_t", "electricity_net_kwh", "production"];
+
+/// The intensities the `totals` sheet divides out of its sums, as the accounts define them
+/// (docs/accounts.md): (indicator, numerator among [`TOTALS`], factor); the denominator is
+/// `production`.
+pub const INTENSITIES: [(&str, &str, f64); 3] = [("kgce_per_unit", "energy_tce", 1000.0), ("water_m3_per_unit", "water_m3", 1.0), ("co2_t_per_unit", "co2_t", 1.0)];
 
 fn too_many(what: &str) -> anyhow::Error {
     anyhow::anyhow!("too many {what} for a worksheet")
@@ -123,9 +129,39 @@ fn totals_sheet(ws: &mut Worksheet, monthly: &DataFrame) -> anyhow::Result<()> {
         if k == 0 {
             ws.write_string_with_format(row, 0, "all enterprises", &bold)?;
         }
+        // Products differ between enterprises: their sum means nothing.
+        if *total == "production" {
+            continue;
+        }
         let l = column_letter(c);
         let text = format!("=SUM({l}{}:{l}{})", HEADER_ROWS + 1, row.max(HEADER_ROWS + 1));
         ws.write_formula_with_format(row, c, Formula::new(text).set_result(grand.to_string()), &fmt.clone().set_bold())?;
+    }
+    // The window's intensities from the sums beside them; none for the row of all enterprises.
+    let total_column = |name: &str| TOTALS.iter().position(|t| *t == name).map(|k| column_letter(k as u16 + 1)).with_context(|| format!("{name} is not summed"));
+    let production = total_column("production")?;
+    for (j, (indicator, numerator, factor)) in INTENSITIES.iter().enumerate() {
+        let c = u16::try_from(TOTALS.len() + 1 + j).map_err(|_| too_many("columns"))?;
+        ws.write_string_with_format(0, c, *indicator, &bold)?;
+        ws.write_string(1, c, column_unit(indicator).unwrap_or(""))?;
+        ws.set_column_width(c, (indicator.len() as f64 + 2.0).clamp(10.0, 28.0))?;
+        let fmt = Format::new().set_num_format(Figure::Intensity.excel_format());
+        let num = total_column(numerator)?;
+        let (sums, products) = (crate::frame::numbers(monthly, numerator)?, crate::frame::numbers(monthly, "production")?);
+        for (i, e) in unique.iter().enumerate() {
+            let row = HEADER_ROWS + u32::try_from(i).map_err(|_| too_many("rows"))?;
+            let of = |values: &[Option<f64>]| -> f64 { enterprises.iter().zip(values).filter(|(x, _)| *x == e).filter_map(|(_, v)| *v).sum() };
+            let (n, d) = (of(&sums), of(&products));
+            // No production, no indicator: a cached empty result would read as 0, the best
+            // value there is, in readers that do not recalculate.
+            if d <= 0.0 {
+                ws.write_string(row, c, "-")?;
+                continue;
+            }
+            let r = row + 1;
+            let text = format!("=IF({production}{r}>0,{num}{r}*{factor}/{production}{r},\"-\")");
+            ws.write_formula_with_format(row, c, Formula::new(text).set_result((n * factor / d).to_string()), &fmt)?;
+        }
     }
     ws.set_freeze_panes(HEADER_ROWS, 1)?;
     Ok(())
