@@ -353,6 +353,10 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
         family("collector_mqtt_connection_errors_total", "counter", "MQTT connection errors.", vec![(String::new(), m.connection_errors as f64)]);
         family("collector_mqtt_subscriptions_refused_total", "counter", "Subscriptions the broker refused (SUBACK failure).", vec![(String::new(), m.subscriptions_refused as f64)]);
         family("collector_mqtt_oversized_total", "counter", "MQTT messages larger than mqtt.max_message_bytes (dead-lettered).", vec![(String::new(), m.oversized as f64)]);
+        let meter = |f: &dyn Fn(&crate::mqtt::source::MeterSeen) -> f64| -> Vec<(String, f64)> { m.meters.iter().map(|(name, seen)| (format!("{{meter=\"{}\"}}", label(name)), f(seen))).collect() };
+        family("collector_mqtt_meter_readings_total", "counter", "Readings per MQTT meter.", meter(&|s| s.readings as f64));
+        family("collector_mqtt_meter_readings_flagged_total", "counter", "Readings per MQTT meter stored with a flag.", meter(&|s| s.flagged as f64));
+        family("collector_mqtt_meter_last_message_age_seconds", "gauge", "Seconds since each MQTT meter's last message: alert on a meter gone quiet.", meter(&|s| s.last.map_or(f64::NAN, |t| t.elapsed().as_secs_f64())));
         family("collector_mqtt_connected", "gauge", "1 while connected to the broker.", vec![(String::new(), f64::from(u8::from(m.down_since.is_none())))]);
     }
     out

@@ -180,6 +180,9 @@ unit = "m3"
 
     std::fs::remove_file(&ballast).unwrap();
     wait_for("/healthz 200 once space is freed", Duration::from_secs(30), || health(health_port).is_some_and(|(c, _)| c == 200));
+    // The meter that publishes is counted on its own, with the age of its last message.
+    assert!(metric(health_port, "collector_mqtt_meter_readings_total{meter=\"wm-main\"}").is_some_and(|n| n > 0.0));
+    assert!(metric(health_port, "collector_mqtt_meter_last_message_age_seconds{meter=\"wm-main\"}").is_some_and(|s| s < 10.0));
     std::thread::sleep(Duration::from_secs(1));
     publishing.store(false, Ordering::SeqCst);
     publisher.join().unwrap();

@@ -135,6 +135,19 @@ pub struct MqttCounters {
     pub subscriptions_refused: u64,
     /// Since when the source has had no connection (from start until the first one).
     pub down_since: Option<Instant>,
+    /// Per meter the subscriptions delivered: a meter that stops publishing shows as its last
+    /// message growing old, which the counts of the whole source would hide.
+    pub meters: std::collections::BTreeMap<String, MeterSeen>,
+}
+
+/// What one MQTT meter delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MeterSeen {
+    pub readings: u64,
+    /// Of them, readings stored with a flag.
+    pub flagged: u64,
+    /// When its last message came.
+    pub last: Option<Instant>,
 }
 
 /// Runs the source until `shutdown`; readings go to the journal writer through `out`.
@@ -220,10 +233,21 @@ pub async fn run(
                     map(&spec.subscriptions, &identity, &p, &trust)
                 };
                 let flagged = readings.iter().filter(|r| r.quality != readings::Quality::Good).count() as u64;
+                let now = Instant::now();
                 stats.mqtt(|c| {
                     c.messages += 1;
                     c.readings += readings.len() as u64;
                     c.readings_flagged += flagged;
+                    for r in &readings {
+                        // Looked up before inserting: a key is allocated once per meter.
+                        let seen = match c.meters.get_mut(r.meter.as_str()) {
+                            Some(seen) => seen,
+                            None => c.meters.entry(r.meter.as_str().to_owned()).or_default(),
+                        };
+                        seen.readings += 1;
+                        seen.flagged += u64::from(r.quality != readings::Quality::Good);
+                        seen.last = Some(now);
+                    }
                 });
                 if let Some(reason) = problem {
                     stats.mqtt(|c| c.dead_lettered += 1);
