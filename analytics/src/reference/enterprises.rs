@@ -146,6 +146,16 @@ impl FromStr for YesNo {
 const REQUIRED: &[&str] = &["id", "name", "industry_code", "region", "grid_region", "product_group"];
 const OPTIONAL: &[&str] = &["utc_offset", "energy_management_system", "measurement_management_system", "online_monitoring", "withdrawal_permit", "water_meters_verified"];
 
+/// The row's `enterprise` column, parsed; an enterprise the enterprises file lacks is a problem
+/// of the row (the id is still returned, so the row's other checks run too).
+pub fn known_enterprise(row: &mut csv_rows::Row, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Option<EnterpriseId> {
+    let enterprise = row.parse::<EnterpriseId>("enterprise")?;
+    if !enterprises.contains_key(&enterprise) {
+        row.problem("enterprise", format!("{} is not in the enterprises file", enterprise.as_str()));
+    }
+    Some(enterprise)
+}
+
 /// Reads `enterprises.csv`, keyed by id.
 pub fn load(path: &Path, default_offset: FixedOffset) -> Result<BTreeMap<EnterpriseId, Enterprise>, Vec<ConfigError>> {
     let mut out = BTreeMap::new();

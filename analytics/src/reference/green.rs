@@ -11,7 +11,7 @@ use readings::config_file::ConfigError;
 use readings::EnterpriseId;
 
 use super::csv_rows;
-use super::enterprises::Enterprise;
+use super::enterprises::{known_enterprise, Enterprise};
 use crate::period::Month;
 
 /// How the green electricity is evidenced.
@@ -61,12 +61,7 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
     let mut out = Vec::new();
     let mut seen: BTreeMap<(EnterpriseId, Month, GreenKind), usize> = BTreeMap::new();
     let errors = csv_rows::read(path, REQUIRED, &[], |row| {
-        let enterprise = row.parse::<EnterpriseId>("enterprise");
-        if let Some(e) = &enterprise {
-            if !enterprises.contains_key(e) {
-                row.problem("enterprise", format!("{} is not in the enterprises file", e.as_str()));
-            }
-        }
+        let enterprise = known_enterprise(row, enterprises);
         let month = row.parse::<Month>("month");
         let kind = row.parse::<GreenKind>("kind");
         let mwh = row.number("mwh", true);

@@ -13,7 +13,7 @@ use readings::config_file::ConfigError;
 use readings::{EnterpriseId, Medium, MeterId, SiteId};
 
 use super::csv_rows;
-use super::enterprises::Enterprise;
+use super::enterprises::{known_enterprise, Enterprise};
 use super::meters::Register;
 
 /// GB 17167's levels of metering.
@@ -77,21 +77,13 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>, regis
     let mut out = Vec::new();
     let mut seen: BTreeMap<(EnterpriseId, SiteId, String), usize> = BTreeMap::new();
     let errors = csv_rows::read(path, REQUIRED, OPTIONAL, |row| {
-        let enterprise = row.parse::<EnterpriseId>("enterprise");
-        if let Some(e) = &enterprise {
-            if !enterprises.contains_key(e) {
-                row.problem("enterprise", format!("{} is not in the enterprises file", e.as_str()));
-            }
-        }
+        let enterprise = known_enterprise(row, enterprises);
         let site = row.parse::<SiteId>("site");
+        let point = row.required("point");
         // Findings list the flows without a meter separated by spaces.
-        let point = row.required("point").filter(|p| {
-            let plain = !p.chars().any(char::is_whitespace);
-            if !plain {
-                row.problem("point", format!("{p:?} has a space; name the flow without one (kiln-line-2)"));
-            }
-            plain
-        });
+        if let Some(p) = point.as_deref().filter(|p| p.contains(char::is_whitespace)) {
+            row.problem("point", format!("{p:?} has a space; name the flow without one (kiln-line-2)"));
+        }
         let level = row.parse::<PointLevel>("level");
         let medium = row.parse::<Medium>("medium");
         let meter = row.optional::<MeterId>("meter");

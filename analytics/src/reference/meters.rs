@@ -11,7 +11,7 @@ use readings::config_file::ConfigError;
 use readings::{EnterpriseId, Measure, Medium, MeterId, SiteId};
 
 use super::csv_rows;
-use super::enterprises::Enterprise;
+use super::enterprises::{known_enterprise, Enterprise};
 
 /// Where a meter sits in the enterprise's metering tree (GB 17167: enterprise boundary, main
 /// sub-units, main equipment).
@@ -167,12 +167,7 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
     let mut out = BTreeMap::new();
     let errors = csv_rows::read(path, REQUIRED, OPTIONAL, |row| {
         let meter = row.parse::<MeterId>("meter");
-        let enterprise = row.parse::<EnterpriseId>("enterprise");
-        if let Some(e) = &enterprise {
-            if !enterprises.contains_key(e) {
-                row.problem("enterprise", format!("{} is not in the enterprises file", e.as_str()));
-            }
-        }
+        let enterprise = known_enterprise(row, enterprises);
         let site = row.parse::<SiteId>("site");
         let medium = row.parse::<Medium>("medium");
         let role = row.parse::<MeterRole>("role");

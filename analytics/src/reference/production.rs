@@ -7,7 +7,7 @@ use readings::config_file::ConfigError;
 use readings::EnterpriseId;
 
 use super::csv_rows;
-use super::enterprises::Enterprise;
+use super::enterprises::{known_enterprise, Enterprise};
 use crate::period::Month;
 
 /// One enterprise's output of one product in one month.
@@ -30,12 +30,7 @@ pub fn load(path: &Path, enterprises: &BTreeMap<EnterpriseId, Enterprise>) -> Re
     let mut out: Vec<ProductionRow> = Vec::new();
     let mut seen: BTreeMap<(EnterpriseId, Month, String), (usize, String)> = BTreeMap::new();
     let errors = csv_rows::read(path, REQUIRED, &[], |row| {
-        let enterprise = row.parse::<EnterpriseId>("enterprise");
-        if let Some(e) = &enterprise {
-            if !enterprises.contains_key(e) {
-                row.problem("enterprise", format!("{} is not in the enterprises file", e.as_str()));
-            }
-        }
+        let enterprise = known_enterprise(row, enterprises);
         let month = row.parse::<Month>("month");
         let product = row.required("product");
         let quantity = row.number("quantity", true);
