@@ -348,7 +348,7 @@ pub fn render(s: &Summary, g: &Gauges, lags: &[(&str, u64)], uptime_s: f64) -> S
     if let Some(m) = &s.mqtt {
         family("collector_mqtt_messages_total", "counter", "MQTT messages received.", vec![(String::new(), m.messages as f64)]);
         family("collector_mqtt_readings_total", "counter", "Readings mapped from MQTT messages.", vec![(String::new(), m.readings as f64)]);
-        family("collector_mqtt_readings_flagged_total", "counter", "MQTT readings stored with a flag (a negative counter, an unsynchronised clock).", vec![(String::new(), m.readings_flagged as f64)]);
+        family("collector_mqtt_readings_flagged_total", "counter", "MQTT readings stored with a flag (a negative counter, an unsynchronised clock).", vec![(String::new(), m.meters.values().map(|s| s.flagged).sum::<u64>() as f64)]);
         family("collector_mqtt_dead_lettered_total", "counter", "MQTT messages dead-lettered.", vec![(String::new(), m.dead_lettered as f64)]);
         family("collector_mqtt_connection_errors_total", "counter", "MQTT connection errors.", vec![(String::new(), m.connection_errors as f64)]);
         family("collector_mqtt_subscriptions_refused_total", "counter", "Subscriptions the broker refused (SUBACK failure).", vec![(String::new(), m.subscriptions_refused as f64)]);

@@ -124,9 +124,6 @@ fn default_keep_alive() -> HumanDuration {
 pub struct MqttCounters {
     pub messages: u64,
     pub readings: u64,
-    /// Of them, readings stored with a flag (a negative counter: `out_of_range`; an unsynchronised
-    /// clock: `clock_unsynced`).
-    pub readings_flagged: u64,
     pub dead_lettered: u64,
     pub connection_errors: u64,
     /// Messages larger than `max_message_bytes` (dead-lettered).
@@ -144,7 +141,8 @@ pub struct MqttCounters {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MeterSeen {
     pub readings: u64,
-    /// Of them, readings stored with a flag.
+    /// Of them, readings stored with a flag (a negative counter: `out_of_range`; an
+    /// unsynchronised clock: `clock_unsynced`).
     pub flagged: u64,
     /// When its last message came.
     pub last: Option<Instant>,
@@ -232,12 +230,10 @@ pub async fn run(
                 } else {
                     map(&spec.subscriptions, &identity, &p, &trust)
                 };
-                let flagged = readings.iter().filter(|r| r.quality != readings::Quality::Good).count() as u64;
                 let now = Instant::now();
                 stats.mqtt(|c| {
                     c.messages += 1;
                     c.readings += readings.len() as u64;
-                    c.readings_flagged += flagged;
                     for r in &readings {
                         // Looked up before inserting: a key is allocated once per meter.
                         let seen = match c.meters.get_mut(r.meter.as_str()) {
