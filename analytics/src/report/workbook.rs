@@ -106,6 +106,8 @@ fn totals_sheet(ws: &mut Worksheet, monthly: &DataFrame) -> anyhow::Result<()> {
     ws.write_string_with_format(0, 0, "enterprise", &bold)?;
     ws.write_string(1, 0, "sum of the months of monthly_accounts (SUMIFS)")?;
     ws.set_column_width(0, 24.0)?;
+    // Per total, its sum for each enterprise: the intensities below divide them.
+    let mut sums: Vec<Vec<f64>> = Vec::with_capacity(TOTALS.len());
     for (k, total) in TOTALS.iter().enumerate() {
         let c = u16::try_from(k + 1).map_err(|_| too_many("columns"))?;
         ws.write_string_with_format(0, c, *total, &bold)?;
@@ -115,9 +117,11 @@ fn totals_sheet(ws: &mut Worksheet, monthly: &DataFrame) -> anyhow::Result<()> {
         let values = crate::frame::numbers(monthly, total)?;
         let col = letter(total)?;
         let mut grand = 0.0;
+        let mut of_each = Vec::with_capacity(unique.len());
         for (i, e) in unique.iter().enumerate() {
             let row = HEADER_ROWS + u32::try_from(i).map_err(|_| too_many("rows"))?;
             let sum: f64 = enterprises.iter().zip(&values).filter(|(x, _)| *x == e).filter_map(|(_, v)| *v).sum();
+            of_each.push(sum);
             grand += sum;
             let text = format!("=SUMIFS(monthly_accounts!${col}${first}:${col}${last},monthly_accounts!${ent_col}${first}:${ent_col}${last},$A{})", row + 1);
             ws.write_formula_with_format(row, c, Formula::new(text).set_result(sum.to_string()), &fmt)?;
@@ -125,6 +129,7 @@ fn totals_sheet(ws: &mut Worksheet, monthly: &DataFrame) -> anyhow::Result<()> {
                 ws.write_string(row, 0, e)?;
             }
         }
+        sums.push(of_each);
         let row = HEADER_ROWS + u32::try_from(unique.len()).map_err(|_| too_many("rows"))?;
         if k == 0 {
             ws.write_string_with_format(row, 0, "all enterprises", &bold)?;
@@ -138,20 +143,21 @@ fn totals_sheet(ws: &mut Worksheet, monthly: &DataFrame) -> anyhow::Result<()> {
         ws.write_formula_with_format(row, c, Formula::new(text).set_result(grand.to_string()), &fmt.clone().set_bold())?;
     }
     // The window's intensities from the sums beside them; none for the row of all enterprises.
-    let total_column = |name: &str| TOTALS.iter().position(|t| *t == name).map(|k| column_letter(k as u16 + 1)).with_context(|| format!("{name} is not summed"));
-    let production = total_column("production")?;
+    let total_at = |name: &str| TOTALS.iter().position(|t| *t == name).with_context(|| format!("{name} is not summed"));
+    let column_of = |k: usize| column_letter(k as u16 + 1);
+    let production_at = total_at("production")?;
+    let production = column_of(production_at);
     for (j, (indicator, numerator, factor)) in INTENSITIES.iter().enumerate() {
         let c = u16::try_from(TOTALS.len() + 1 + j).map_err(|_| too_many("columns"))?;
         ws.write_string_with_format(0, c, *indicator, &bold)?;
         ws.write_string(1, c, column_unit(indicator).unwrap_or(""))?;
         ws.set_column_width(c, (indicator.len() as f64 + 2.0).clamp(10.0, 28.0))?;
         let fmt = Format::new().set_num_format(Figure::Intensity.excel_format());
-        let num = total_column(numerator)?;
-        let (sums, products) = (crate::frame::numbers(monthly, numerator)?, crate::frame::numbers(monthly, "production")?);
-        for (i, e) in unique.iter().enumerate() {
+        let numerator_at = total_at(numerator)?;
+        let num = column_of(numerator_at);
+        for i in 0..unique.len() {
             let row = HEADER_ROWS + u32::try_from(i).map_err(|_| too_many("rows"))?;
-            let of = |values: &[Option<f64>]| -> f64 { enterprises.iter().zip(values).filter(|(x, _)| *x == e).filter_map(|(_, v)| *v).sum() };
-            let (n, d) = (of(&sums), of(&products));
+            let (n, d) = (sums[numerator_at][i], sums[production_at][i]);
             // No production, no indicator: a cached empty result would read as 0, the best
             // value there is, in readers that do not recalculate.
             if d <= 0.0 {
