@@ -27,20 +27,20 @@ static int should_fail(int fd) {
     return strstr(path, pattern) != NULL;
 }
 
-int fsync(int fd) {
+/* The call `name` would make, or EIO where the disk is broken. */
+static int sync_or_fail(int fd, const char *name) {
     if (should_fail(fd)) {
         errno = EIO;
         return -1;
     }
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
     return real(fd);
 }
 
+int fsync(int fd) {
+    return sync_or_fail(fd, "fsync");
+}
+
 int fdatasync(int fd) {
-    if (should_fail(fd)) {
-        errno = EIO;
-        return -1;
-    }
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    return real(fd);
+    return sync_or_fail(fd, "fdatasync");
 }

@@ -192,6 +192,21 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// Polls `http://127.0.0.1:PORT/healthz` until it answers ok (200), for at most `limit`;
+/// whether it did.
+pub fn healthy_within(port: u16, limit: Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/healthz")]).output().is_ok_and(|o| o.status.success()) {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+    }
+}
+
 /// Runs curl and returns its stdout (the tests' HTTP client for the servers' own APIs).
 pub fn curl(args: &[&str]) -> String {
     let out = Command::new("curl").args(["-sS", "--fail-with-body"]).args(args).output().expect("curl runs");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use e2e::{bin, curl, device, free_port, write_config, Sim};
+use e2e::{bin, curl, device, free_port, healthy_within, write_config, Sim};
 
 /// Parses the Prometheus text format strictly enough to catch a malformed exposition: every
 /// sample's family declared by `# TYPE` before it, names and labels well formed, values numbers.
@@ -70,15 +70,7 @@ fn metrics_parse_and_move_with_the_faults() {
         .spawn()
         .unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
-    let mut up = false;
-    for _ in 0..50 {
-        std::thread::sleep(Duration::from_millis(100));
-        if Command::new("curl").args(["-sf", &url("/healthz")]).output().is_ok_and(|o| o.status.success()) {
-            up = true;
-            break;
-        }
-    }
-    assert!(up, "the health endpoint did not answer");
+    assert!(healthy_within(port, Duration::from_secs(5)), "the health endpoint did not answer");
     assert_eq!(curl(&[&url("/healthz")]), "ok\n");
 
     std::thread::sleep(Duration::from_millis(1500));
@@ -158,11 +150,7 @@ fn out_of_descriptors_the_endpoint_backs_off_and_recovers() {
         .spawn()
         .unwrap();
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
-    let up = (0..50).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        Command::new("curl").args(["-sf", &url("/healthz")]).output().is_ok_and(|o| o.status.success())
-    });
-    assert!(up, "the health endpoint did not answer");
+    assert!(healthy_within(port, Duration::from_secs(5)), "the health endpoint did not answer");
     let pid = child.id().to_string();
     let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
@@ -181,11 +169,7 @@ fn out_of_descriptors_the_endpoint_backs_off_and_recovers() {
     limit(soft);
     // Without descriptors the Parquet sink could not open its files either (it retries every
     // 5 s), and a meter may have missed slots: healthy again once they have caught up.
-    let healthy = (0..120).any(|_| {
-        std::thread::sleep(Duration::from_millis(125));
-        Command::new("curl").args(["-sf", &url("/healthz")]).output().is_ok_and(|o| o.status.success())
-    });
-    assert!(healthy, "answers ok again once descriptors are free: {}", Command::new("curl").args(["-s", &url("/healthz")]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default());
+    assert!(healthy_within(port, Duration::from_secs(15)), "answers ok again once descriptors are free: {}", Command::new("curl").args(["-s", &url("/healthz")]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default());
     let metrics = parse(&curl(&[&url("/metrics")]));
     let errors = metrics["collector_health_accept_errors_total"];
     // A loop accepting again at once would count thousands in three seconds; backing off from
